@@ -1,0 +1,196 @@
+// Ingest: consumes `tag-commands`, validates each command at the edge (invalid → DLQ with the reason and its
+// source position), routes valid ones to their shard writer (awaiting mailbox space: backpressure), and
+// commits offsets only past records that are done (contract 3). A failed write or a promoted cluster rewinds
+// every partition to its committed offset: idempotent writes make the re-delivery safe.
+import type { CommandLog, LogBatch, LogRecord, Subscription } from '../../adapters/kafka/port.ts';
+import { validateCommand, shardOf, type CommandLimits } from '../../lib/command.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { DeadLetterSink } from '../dlq/dead-letter.ts';
+import type { ActorHandle } from '../runtime/system.ts';
+import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
+import { PartitionTracker } from './offset-tracker.ts';
+
+export interface IngestDeps {
+  log: CommandLog;
+  topic: string;
+  groupId: string;
+  shardCount: number;
+  limits: CommandLimits;
+  writerFor: (shard: number) => ActorHandle<ShardWriterMsg>;
+  dlq: DeadLetterSink;
+  clock: Clock;
+  logger: Logger;
+  commitIntervalMs: number;
+  onApplied?: (partition: number, offset: string, a: Applied) => void;
+  onCommitted?: (partition: number, offset: bigint) => void;
+  onInvalid?: (code: string) => void;
+  signal: AbortSignal;
+}
+
+export class Ingest {
+  private sub: Subscription | null = null;
+  private trackers = new Map<number, PartitionTracker>();
+  private committed = new Map<number, bigint>();
+  private generation = 0;
+  private commitTimer: TimerHandle | null = null;
+  private rewinding: Promise<void> | null = null;
+  private draining = false;
+  /** Partitions the consumer has delivered from, for lag and status. */
+  readonly positions = new Map<number, bigint>();
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  async start(): Promise<void> {
+    this.sub = await this.deps.log.subscribe({
+      groupId: this.deps.groupId,
+      topics: [this.deps.topic],
+      fromBeginning: true,
+      eachBatch: (b) => this.onBatch(b),
+      onAssign: () => this.resetTrackers(),
+    });
+    this.scheduleCommit();
+  }
+
+  private resetTrackers(): void {
+    this.generation++;
+    this.trackers.clear();
+  }
+
+  private async onBatch(batch: LogBatch): Promise<void> {
+    if (this.draining) return;
+    // A batch handed over before a rewind's seek predates it: the seek wins (it is not resolved) and its
+    // records come again. Applied in the new generation, it would seed the tracker above the re-read window.
+    const gen = this.generation;
+    if (this.rewinding) await this.rewinding;
+    if (gen !== this.generation) return;
+    const byShard = new Map<number, WriteItem[]>();
+    for (const rec of batch.records) {
+      if (gen !== this.generation || this.draining) return; // rewound mid-batch: the records come again
+      const offset = BigInt(rec.offset);
+      let tracker = this.trackers.get(rec.partition);
+      if (!tracker) {
+        tracker = new PartitionTracker(offset);
+        this.trackers.set(rec.partition, tracker);
+      }
+      try {
+        tracker.track(offset);
+      } catch {
+        continue; // already tracked in this generation (a redelivered batch)
+      }
+      this.positions.set(rec.partition, offset);
+      const done = () => this.done(gen, rec.partition, offset);
+      const v = validateCommand(rec.value, this.deps.limits, rec.key);
+      if (!v.ok) {
+        this.deps.onInvalid?.(v.code);
+        this.deadLetter(rec, v.code, v.message).then(done, (err: unknown) => this.failed(gen, err));
+        continue;
+      }
+      const shard = shardOf(v.command.entity, this.deps.shardCount);
+      const item: WriteItem = {
+        command: { ...v.command, partition: rec.partition, offset: rec.offset },
+        shard,
+        ack: done,
+        fail: (err) => this.failed(gen, err),
+        onApplied: (a) => this.deps.onApplied?.(rec.partition, rec.offset, a),
+      };
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(item);
+    }
+    for (const [shard, items] of byShard) {
+      if (gen !== this.generation) return;
+      await this.deps.writerFor(shard).send({ type: 'shard.write', items }, this.deps.signal);
+    }
+  }
+
+  private deadLetter(rec: LogRecord, code: string, message: string): Promise<void> {
+    const now = this.deps.clock.now();
+    this.deps.logger.warn({ partition: rec.partition, offset: rec.offset, code, reason: message }, 'invalid command dead-lettered');
+    return this.deps.dlq.send({ source: rec, consumer: this.deps.groupId, errorClass: 'poison', code, message, attempts: 0, firstFailureAt: now, lastFailureAt: now });
+  }
+
+  private done(gen: number, partition: number, offset: bigint): void {
+    if (gen !== this.generation) return;
+    this.trackers.get(partition)?.done(offset);
+  }
+
+  private failed(gen: number, err: unknown): void {
+    if (gen !== this.generation || this.draining) return;
+    this.deps.logger.warn({ err }, 'a write did not complete; re-delivering from the committed offsets');
+    void this.rewind('write failed');
+  }
+
+  /** Re-deliver every partition from its committed offset (after a failed write or a promotion). */
+  rewind(reason: string): Promise<void> {
+    if (this.rewinding) return this.rewinding;
+    this.rewinding = (async () => {
+      this.generation++;
+      this.trackers.clear();
+      const committed = await this.deps.log.committed(this.deps.groupId, this.deps.topic);
+      const partitions = await this.deps.log.partitionCount(this.deps.topic);
+      // Batches handed over while we awaited the offsets came from the old position: a new generation starts
+      // with the seek (same tick), so that only deliveries from the seek position are applied in it.
+      this.generation++;
+      this.trackers.clear();
+      for (let p = 0; p < partitions; p++) {
+        const offset = committed.get(p) ?? '0';
+        this.sub?.seek(this.deps.topic, p, offset);
+      }
+      this.deps.logger.warn({ reason, committed: Object.fromEntries(committed) }, 'rewound to committed offsets');
+    })().finally(() => {
+      this.rewinding = null;
+    });
+    return this.rewinding;
+  }
+
+  private scheduleCommit(): void {
+    this.commitTimer = this.deps.clock.setTimeout(() => {
+      this.commitTimer = null;
+      this.commitNow()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'))
+        .finally(() => {
+          if (!this.deps.signal.aborted && this.sub) this.scheduleCommit();
+        });
+    }, this.deps.commitIntervalMs);
+  }
+
+  /** Commits every partition whose done-watermark moved. */
+  async commitNow(): Promise<void> {
+    if (!this.sub || this.rewinding) return;
+    const gen = this.generation;
+    const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
+    for (const [p, t] of this.trackers) {
+      const c = t.committable();
+      if (c > (this.committed.get(p) ?? -1n)) offsets.push({ topic: this.deps.topic, partition: p, offset: c.toString() });
+    }
+    if (offsets.length === 0) return;
+    await this.sub.commit(offsets);
+    if (gen !== this.generation) return;
+    for (const o of offsets) {
+      this.committed.set(o.partition, BigInt(o.offset));
+      this.deps.onCommitted?.(o.partition, BigInt(o.offset));
+    }
+  }
+
+  inFlight(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.inFlight();
+    return n;
+  }
+
+  committedOffsets(): Map<number, bigint> {
+    return new Map(this.committed);
+  }
+
+  /** SIGTERM: stop taking records, wait (bounded) for in-flight ones, commit what is safe, stop. */
+  async drain(deadlineMs: number, waitTick: (ms: number) => Promise<void>): Promise<void> {
+    this.draining = true;
+    const until = this.deps.clock.now() + deadlineMs;
+    while (this.inFlight() > 0 && this.deps.clock.now() < until) await waitTick(10);
+    await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'final commit failed: replay will cover it'));
+    if (this.commitTimer !== null) this.deps.clock.clearTimeout(this.commitTimer);
+    await this.sub?.stop();
+    this.sub = null;
+  }
+}

@@ -1,0 +1,177 @@
+// The supervision tree: root → ingest · shards (one writer per logical shard) · … (cache, indexers and the
+// DLQ replayer attach their own supervisors). One shard writer's storm never stops a sibling.
+import { setMaxListeners } from 'node:events';
+import type { CommandLog } from '../adapters/kafka/port.ts';
+import type { ShardStore } from '../adapters/pg/port.ts';
+import type { Config } from '../config/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { retryStartup } from '../lib/startup-retry.ts';
+import { AppliedBus } from './applied-bus.ts';
+import { createDeadLetterSink, type DeadLetterSink } from './dlq/dead-letter.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { isolateChild, restartWithBackoff, resumeOnPoison } from './runtime/policy.ts';
+import { ActorSystem, type ActorHandle } from './runtime/system.ts';
+import type { ShardWriterMsg, WriteItem } from './shard-writer/messages.ts';
+import { ReplicationWatcher } from './shard-writer/replication-watcher.ts';
+import { ShardWriter, shardWriterSpec } from './shard-writer/shard-writer.ts';
+
+export interface TreeDeps {
+  config: Readonly<Config>;
+  clock: Clock;
+  logger: Logger;
+  log: CommandLog;
+  stores: Map<string, ShardStore>;
+  onFatal: (path: string, err: unknown) => void;
+  hooks?: {
+    onBatch?: (info: { shard: number; size: number; changed: number; ms: number }) => void;
+    onCommitted?: (partition: number, offset: bigint) => void;
+    onInvalid?: (code: string) => void;
+    onDeadLetter?: () => void;
+    /** A batch was committed on the primary (the read side invalidates its cache after commit). */
+    onApplied?: (items: WriteItem[], commitLsn: string) => void;
+  };
+}
+
+export function clusterOfShard(config: Readonly<Config>, shard: number): string {
+  const mapped = config.shards.map[String(shard)];
+  if (mapped) return mapped;
+  const clusters = config.postgres.clusters;
+  return clusters[shard % clusters.length]!.name;
+}
+
+export interface Tree {
+  system: ActorSystem;
+  root: ActorHandle<unknown>;
+  ingest: Ingest;
+  writers: ActorHandle<ShardWriterMsg>[];
+  watchers: Map<string, ReplicationWatcher>;
+  applied: AppliedBus;
+  dlq: DeadLetterSink;
+  /** Listens to every batch committed on a primary, like hooks.onApplied but attachable later (features). */
+  onApplied(listener: (items: WriteItem[], commitLsn: string) => void): () => void;
+  /** A cluster was promoted (by our monitor, Patroni, or an operator): reroute and re-apply the lost window. */
+  topologyChanged(cluster: string): Promise<void>;
+  start(): Promise<void>;
+  /** Drains in-flight batches (bounded), commits what is safe, stops every actor. */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+export function createTree(deps: TreeDeps): Tree {
+  const { config, clock, logger } = deps;
+  const abort = new AbortController();
+  // Every writer and every waiting sender listens to this one shutdown signal.
+  setMaxListeners(0, abort.signal);
+  const system = new ActorSystem({ clock, logger, name: 'tagstream', onFatal: deps.onFatal });
+  const sup = config.supervision;
+  const restart = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs }));
+  const supervisorSpec = (name: string, coolDownMs: number) => ({
+    name,
+    kind: 'supervisor',
+    init: () => null,
+    receive: (s: null) => s,
+    childPolicy: isolateChild({ coolDownMs, maxEscalations: 3, withinMs: 10 * 60_000 }),
+  });
+
+  const root = system.spawn({ ...supervisorSpec('tagstream', sup.restartMaxMs), childPolicy: isolateChild({ coolDownMs: sup.restartMaxMs, maxEscalations: 1, withinMs: 60_000, escalateWhenExhausted: true }) });
+  const shardsSup = system.spawn(supervisorSpec('shards', sup.restartMaxMs * 3), root);
+  const dlq = createDeadLetterSink(deps.log, config.kafka.dlqTopic, deps.hooks?.onDeadLetter);
+  const applied = new AppliedBus(clock);
+
+  const appliedListeners = new Set<(items: WriteItem[], commitLsn: string) => void>();
+  const onApplied = (items: WriteItem[], commitLsn: string) => {
+    deps.hooks?.onApplied?.(items, commitLsn);
+    for (const l of appliedListeners) {
+      try {
+        l(items, commitLsn);
+      } catch (err) {
+        logger.error({ err }, 'an onApplied listener failed'); // never the writer's problem
+      }
+    }
+  };
+
+  const watchers = new Map<string, ReplicationWatcher>();
+  for (const [name, store] of deps.stores) watchers.set(name, new ReplicationWatcher(store, { clock, logger: logger.child({ cluster: name }) }));
+
+  const writers: ActorHandle<ShardWriterMsg>[] = [];
+  for (let shard = 0; shard < config.shards.count; shard++) {
+    const cluster = clusterOfShard(config, shard);
+    const store = deps.stores.get(cluster);
+    if (!store) throw new Error(`shard ${shard}: no store for cluster ${cluster}`);
+    const writer = new ShardWriter({
+      shard,
+      cluster,
+      store,
+      replication: watchers.get(cluster)!,
+      dlq,
+      clock,
+      logger: logger.child({ actor: `/tagstream/shards/shard-${shard}` }),
+      backoff: { initialMs: config.retry.initialMs, multiplier: config.retry.multiplier, maxMs: config.retry.maxMs, jitter: config.retry.jitter },
+      batchSize: config.writer.batchSize,
+      batchWindowMs: config.writer.batchWindowMs,
+      signal: abort.signal,
+      topic: config.kafka.topic,
+      consumer: config.kafka.groupId,
+      ...(deps.hooks?.onBatch ? { onBatch: deps.hooks.onBatch } : {}),
+      onApplied,
+    });
+    const handle = system.spawn(shardWriterSpec(writer, { mailboxCapacity: config.writer.mailboxCapacity, policy: restart }), shardsSup);
+    writer.tellSelf = (m) => handle.tell(m);
+    writers.push(handle);
+  }
+
+  const ingest = new Ingest({
+    log: deps.log,
+    topic: config.kafka.topic,
+    groupId: config.kafka.groupId,
+    shardCount: config.shards.count,
+    limits: config.commands,
+    writerFor: (s) => writers[s]!,
+    dlq,
+    clock,
+    logger: logger.child({ actor: '/tagstream/ingest' }),
+    commitIntervalMs: 100,
+    onApplied: (p, o, a) => applied.applied(p, o, a),
+    ...(deps.hooks?.onCommitted ? { onCommitted: deps.hooks.onCommitted } : {}),
+    ...(deps.hooks?.onInvalid ? { onInvalid: deps.hooks.onInvalid } : {}),
+    signal: abort.signal,
+  });
+  system.spawn({ name: 'ingest', kind: 'ingest', init: () => null, receive: (s: null) => s }, root);
+
+  return {
+    system,
+    root,
+    ingest,
+    writers,
+    watchers,
+    applied,
+    dlq,
+    onApplied(listener) {
+      appliedListeners.add(listener);
+      return () => void appliedListeners.delete(listener);
+    },
+    async topologyChanged(cluster) {
+      watchers.get(cluster)?.topologyChanged();
+      writers.forEach((w, shard) => {
+        if (clusterOfShard(config, shard) === cluster) w.tell({ type: 'topology.promoted', cluster });
+      });
+      await ingest.rewind(`cluster ${cluster} promoted`);
+    },
+    async start() {
+      const step = <T>(what: string, fn: () => Promise<T>) => retryStartup(what, fn, { clock, logger, signal: abort.signal });
+      await step('creating the command topic', () => deps.log.ensureTopic(config.kafka.topic, config.kafka.partitions));
+      await step('creating the dead letter topic', () => deps.log.ensureTopic(config.kafka.dlqTopic, 1));
+      await step('creating the parking topic', () => deps.log.ensureTopic(config.kafka.parkingTopic, 1));
+      for (const [name, store] of deps.stores) await step(`migrating cluster ${name}`, () => store.migrate());
+      await step('joining the writers consumer group', () => ingest.start());
+    },
+    async stop(deadlineMs) {
+      const tick = (ms: number) => new Promise<void>((r) => clock.setTimeout(() => r(), ms));
+      for (const w of writers) w.tell({ type: 'shard.flush' });
+      await ingest.drain(deadlineMs, tick);
+      abort.abort();
+      for (const w of watchers.values()) w.stop(new Error('shutting down'));
+      system.shutdown();
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// PgShardStore: a ShardStore over real PostgreSQL servers (node-postgres), one pool per node. Every wait is
+// bounded (connect, statement on the server, read on the client) so a frozen server fails a call instead
+// of hanging it. pg types stay inside this file.
+import pg from 'pg';
+import { systemClock, type Clock } from '../../lib/clock.ts';
+import { TopologyChangedError, errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { NodeConn, NodeDriver } from './node-conn.ts';
+import type { NodeProbe } from './port.ts';
+import type { Queryable, Row } from './queryable.ts';
+import { RoutedShardStore } from './routed-shard-store.ts';
+
+export interface PgNodeAddress {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface PgShardStoreOptions {
+  cluster: string;
+  nodes: PgNodeAddress[];
+  database: string;
+  user: string;
+  password?: string;
+  /** Server-side statement_timeout; the client-side read timeout is this plus a small margin. */
+  statementTimeoutMs: number;
+  /** TCP connect + startup handshake. */
+  connectTimeoutMs: number;
+  /** Whole probe of one node (connect + one query). */
+  probeTimeoutMs: number;
+  poolSize: number;
+  /** Shows in pg_stat_activity; tests use a unique one to count this store's connections. */
+  applicationName?: string;
+  logger: Logger;
+  clock?: Clock;
+}
+
+const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovery,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  pg_last_wal_replay_lsn()::text AS replay_lsn`;
+
+/** Margin between the server's statement_timeout and our own read timeout, so the server's cleaner error wins. */
+const READ_TIMEOUT_MARGIN_MS = 500;
+
+export class PgShardStore extends RoutedShardStore {
+  constructor(opts: PgShardStoreOptions) {
+    super({ cluster: opts.cluster, nodes: opts.nodes.map((n) => n.name), driver: new PgDriver(opts), logger: opts.logger, clock: opts.clock });
+  }
+}
+
+class PgDriver implements NodeDriver {
+  private readonly byName: Map<string, PgNodeAddress>;
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: PgShardStoreOptions) {
+    this.byName = new Map(opts.nodes.map((n) => [n.name, n]));
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  private clientConfig(node: string, connectMs: number, statementMs: number, readMs: number): pg.ClientConfig {
+    const a = this.byName.get(node);
+    if (!a) throw new TypeError(`${this.opts.cluster}: unknown node ${node}`);
+    return {
+      host: a.host,
+      port: a.port,
+      database: this.opts.database,
+      user: this.opts.user,
+      password: this.opts.password,
+      application_name: this.opts.applicationName ?? `tagstream-${this.opts.cluster}`,
+      connectionTimeoutMillis: connectMs,
+      statement_timeout: statementMs,
+      query_timeout: readMs,
+      idle_in_transaction_session_timeout: statementMs * 2,
+      keepAlive: true,
+    };
+  }
+
+  open(node: string): NodeConn {
+    const o = this.opts;
+    const pool = new pg.Pool({ ...this.clientConfig(node, o.connectTimeoutMs, o.statementTimeoutMs, o.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS), max: o.poolSize, idleTimeoutMillis: 30_000 });
+    // An idle client whose server dies emits 'error' on the pool: without a listener it would crash the process.
+    pool.on('error', (err) => o.logger.warn({ cluster: o.cluster, node, err: errorMessage(err) }, 'idle connection lost'));
+    return new PgNodeConn(o.cluster, node, pool);
+  }
+
+  async probe(node: string): Promise<NodeProbe> {
+    const t = this.opts.probeTimeoutMs;
+    const started = this.clock.now();
+    // A fresh connection, not the pool: a probe must measure reachability, not wait behind busy clients.
+    const client = new pg.Client(this.clientConfig(node, t, t, t));
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const res = await client.query<{ recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null }>(PROBE_SQL);
+      const r = res.rows[0]!;
+      const p: NodeProbe = { name: node, up: true, role: r.recovery ? 'replica' : 'primary', latencyMs: this.clock.now() - started };
+      if (r.current_lsn) p.currentLsn = r.current_lsn;
+      if (r.receive_lsn) p.receiveLsn = r.receive_lsn;
+      if (r.replay_lsn) p.replayLsn = r.replay_lsn;
+      void client.end().catch(() => undefined);
+      return p;
+    } catch (err) {
+      destroy(client);
+      return { name: node, up: false, latencyMs: this.clock.now() - started, error: errorMessage(err) || String(err) };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+class PgNodeConn implements NodeConn {
+  private closed = false;
+  /** Sessions checked out right now: close() drops their sockets (a fenced node may be hung). */
+  private readonly active = new Set<pg.PoolClient>();
+
+  constructor(
+    private readonly cluster: string,
+    readonly node: string,
+    private readonly pool: pg.Pool,
+  ) {}
+
+  async session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    if (this.closed) throw new TopologyChangedError(`${this.cluster}: connections to ${this.node} were closed (topology changed)`);
+    const client = await this.pool.connect();
+    if (this.closed) {
+      client.release(true);
+      throw new TopologyChangedError(`${this.cluster}: connections to ${this.node} were closed (topology changed)`);
+    }
+    this.active.add(client);
+    // pg-pool listens for errors on idle clients only: a server that dies between two queries of our session
+    // would emit 'error' on this checked-out client with nobody listening, and take the whole process down.
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost = err);
+    client.on('error', onError);
+    const q: Queryable = {
+      query: async <R extends Row>(text: string, params?: unknown[]) => {
+        if (lost) throw lost;
+        return (await client.query<R>(text, params)).rows;
+      },
+    };
+    try {
+      const result = await fn(q);
+      client.removeListener('error', onError);
+      client.release(lost ?? undefined);
+      return result;
+    } catch (err) {
+      // The session may be mid-transaction or stuck behind a timed-out query: never hand it to someone else.
+      client.removeListener('error', onError);
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    } finally {
+      this.active.delete(client);
+    }
+  }
+
+  async replayLsn(): Promise<string | null> {
+    return this.session(async (q) => {
+      const [row] = await q.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+      return row?.lsn ?? null;
+    });
+  }
+
+  /**
+   * Fencing or shutdown. Sessions in flight are cut, not awaited: on a hung (frozen) node they would hold the
+   * reroute for a whole statement timeout, and a dropped socket also keeps the rest of a half-sent transaction
+   * from ever reaching the node (its backend rolls back when it finds the client gone).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.active) destroy(c);
+    await this.pool.end();
+  }
+}
+
+/** Drops the socket at once: end() would wait for a frozen server to answer the terminate message. */
+function destroy(client: pg.Client): void {
+  // `connection` is not in @types/pg; it is the client's protocol connection with its net.Socket.
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  stream?.destroy();
+}

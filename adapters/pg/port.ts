@@ -1,0 +1,131 @@
+// ShardStore: one physical PostgreSQL cluster (a primary and its async replicas) holding many logical shards.
+// Real: PgShardStore (pg). Embedded: PgliteShardStore. LSNs are PostgreSQL text form ('0/16B3748').
+
+export interface AssocWrite {
+  shard: number;
+  entity: string;
+  tag: string;
+  attached: boolean;
+  /** Log position of the command: the version. Within an entity, a higher offset wins (same partition). */
+  partition: number;
+  offset: string;
+  /** Command time, ms since epoch (for updated_at and analytics; never used for ordering). */
+  at: number;
+}
+
+export interface ApplyResult {
+  /** Rows whose association actually changed state (attach↔detach or new attach). */
+  changed: number;
+  /** Rows whose version moved (changed or a newer command with the same state). */
+  versioned: number;
+  /** Per-tag counter deltas that were applied (only real state changes move counters). */
+  counterDeltas: Array<{ shard: number; tag: string; delta: number }>;
+  /** WAL position at or after the commit of this batch, on the primary. */
+  commitLsn: string;
+}
+
+export interface ReadOptions {
+  /** Read-your-writes: serve from a node whose replay position has reached this LSN, else from the primary. */
+  minLsn?: string;
+  /** Force the primary (critical reads when replicas are unhealthy). */
+  primary?: boolean;
+}
+
+export interface EntityTags {
+  tags: string[];
+  servedBy: string;
+  role: 'primary' | 'replica';
+}
+
+export interface EntitiesTags {
+  tags: Map<string, string[]>;
+  servedBy: string;
+  role: 'primary' | 'replica';
+}
+
+export interface AssocRow {
+  shard: number;
+  entity: string;
+  tag: string;
+  attached: boolean;
+  partition: number;
+  offset: string;
+}
+
+export interface NodeProbe {
+  name: string;
+  up: boolean;
+  role?: 'primary' | 'replica';
+  /** Primary: pg_current_wal_lsn(); replica: receive and replay LSNs. */
+  currentLsn?: string;
+  receiveLsn?: string;
+  replayLsn?: string;
+  latencyMs?: number;
+  error?: string;
+}
+
+export interface Topology {
+  primary: string;
+  replicas: string[];
+  /** Nodes that must never receive a write of ours again (old primaries). */
+  fenced: string[];
+}
+
+export interface ShardStore {
+  readonly cluster: string;
+  /** Creates tables and indexes idempotently on the primary (replicas follow by replication). */
+  migrate(): Promise<void>;
+  /** One transaction, set-based; last writer wins by (partition, offset); duplicates and older commands change nothing. */
+  applyBatch(writes: AssocWrite[]): Promise<ApplyResult>;
+  entityTags(shard: number, entity: string, opts?: ReadOptions): Promise<EntityTags>;
+  /** Several entities of this cluster in one query, routed as entityTags (one node answers all); absent ones map to []. */
+  entitiesTags(entities: string[], opts?: ReadOptions): Promise<EntitiesTags>;
+  popularTags(limit: number): Promise<Array<{ tag: string; count: number }>>;
+  /**
+   * True when at least one replica has replayed `lsn` (the offset-commit condition of contract 3). With
+   * `all`: every replica of the topology has (and there is one) — for clusters whose failover manager may
+   * promote a replica that is not the most caught-up one (Patroni, while the old primary still streams).
+   */
+  replicatedTo(lsn: string, opts?: { all?: boolean }): Promise<boolean>;
+  /** Every association row of a shard (attached or tombstoned), ordered by entity, tag: reconcile and checker. */
+  shardRows(shard: number): Promise<AssocRow[]>;
+  shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>>;
+  probe(): Promise<NodeProbe[]>;
+  topology(): Topology;
+  /** Reroute: from now on writes go to `primary` only; `fenced` nodes get no connection of ours. */
+  setTopology(t: Topology): Promise<void>;
+  /**
+   * Fencing is sticky; this is the one way back: `node` was re-seeded as a replica of the current primary (by an
+   * operator, or rejoined by Patroni), so it may be connected to again — as a replica, until a promotion says otherwise.
+   */
+  readmit(node: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * ClusterControl: the control plane of one cluster, used by the failover monitor only — never the write path.
+ * Real: PgClusterControl (short-lived superuser connections per node). Embedded: EmbeddedClusterControl.
+ */
+export type FenceMode = 'read-only' | 'sessions';
+
+export interface ClusterControl {
+  readonly cluster: string;
+  readonly nodes: readonly string[];
+  /** Probes one node, fenced ones included (to report an old primary that came back, diverged). */
+  probeNode(node: string): Promise<NodeProbe>;
+  /** pg_promote on `node`; resolves once it accepts writes. */
+  promote(node: string, timeoutMs: number): Promise<void>;
+  /** Points a running replica at `primary` (it follows the new timeline); creates its slot there first. */
+  repoint(replica: string, primary: string): Promise<void>;
+  /**
+   * Best effort, if `node` is reachable at all. 'read-only' (default): it refuses writes from anyone
+   * (ALTER SYSTEM default_transaction_read_only) and every client session is ended. 'sessions': only sessions
+   * of tagstream are ended, its configuration is left to the manager that owns it (Patroni).
+   */
+  fence(node: string, how?: FenceMode): Promise<void>;
+  /** `replica` streams from `primary` (a row of pg_stat_replication with its name as application_name). */
+  streamingFrom(primary: string, replica: string): Promise<boolean>;
+  /** Undoes a 'read-only' fence (a switchover that promoted nobody): the node accepts writes again. */
+  unfence(node: string): Promise<void>;
+  close(): Promise<void>;
+}

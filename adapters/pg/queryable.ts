@@ -1,0 +1,22 @@
+// The narrow SQL surface shared by both shard stores: a session that runs one statement and returns rows.
+// pg (a pooled client) and PGlite (one embedded instance) are both adapted to it, so the SQL cannot drift.
+
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+/** Runs `fn` inside BEGIN … COMMIT on `q` (one session); rolls back and rethrows on error. */
+export async function inTransaction<T>(q: Queryable, fn: () => Promise<T>): Promise<T> {
+  await q.query('BEGIN');
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await q.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  await q.query('COMMIT');
+  return result;
+}

@@ -1,0 +1,62 @@
+// Idempotent, versioned schema of a shard cluster. Logical shards are rows (a `shard` column), not schemas:
+// one table of associations and one of per-(shard, tag) counters serve every shard of the cluster.
+import { inTransaction, type Queryable } from './queryable.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const TABLES = { assoc: 'tag_assoc', counts: 'tag_counts', migrations: 'schema_migrations' } as const;
+
+/** Advisory lock key (classid, objid) that serializes concurrent migrators (several daemons starting). */
+const MIGRATE_LOCK = [7160, 0] as const;
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'associations and tag counters',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS tag_assoc (
+         entity text NOT NULL,
+         tag text NOT NULL,
+         shard smallint NOT NULL,
+         attached boolean NOT NULL,
+         kafka_partition integer NOT NULL,
+         kafka_offset bigint NOT NULL,
+         updated_at timestamptz NOT NULL,
+         PRIMARY KEY (entity, tag)
+       )`,
+      // shardRows (reconcile) scans one shard in (entity, tag) order.
+      `CREATE INDEX IF NOT EXISTS tag_assoc_shard_entity_tag ON tag_assoc (shard, entity, tag)`,
+      `CREATE TABLE IF NOT EXISTS tag_counts (
+         shard smallint NOT NULL,
+         tag text NOT NULL,
+         count bigint NOT NULL,
+         PRIMARY KEY (shard, tag)
+       )`,
+    ],
+  },
+];
+
+/** Applies every migration not yet recorded, in one transaction under an advisory lock. Returns versions applied. */
+export async function migrate(q: Queryable, list: Migration[] = migrations): Promise<number[]> {
+  return inTransaction(q, async () => {
+    await q.query('SELECT pg_advisory_xact_lock($1, $2)', [...MIGRATE_LOCK]);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${TABLES.migrations} (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = new Set((await q.query<{ version: number }>(`SELECT version FROM ${TABLES.migrations}`)).map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of [...list].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      for (const s of m.statements) await q.query(s);
+      await q.query(`INSERT INTO ${TABLES.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,150 @@
+// The SQL of a shard cluster, shared by PgShardStore and PgliteShardStore. applyBatch is one set-based
+// statement: unnest → keep the highest offset per (entity, tag) → previous state → conditional upsert
+// (last writer wins by offset) → counter deltas of the rows whose attached state really changed.
+import type { ApplyResult, AssocRow, AssocWrite } from './port.ts';
+import { inTransaction, type Queryable } from './queryable.ts';
+
+/** Advisory lock class of shard writers: two writers of one shard (a consumer-group rebalance) serialize. */
+const SHARD_LOCK_CLASS = 7161;
+
+const LOCK_SHARDS = `SELECT pg_advisory_xact_lock(${SHARD_LOCK_CLASS}, s) FROM unnest($1::int[]) AS s ORDER BY s`;
+
+// The `prev` CTE reads the statement's snapshot; the shard lock taken before this statement guarantees that
+// no other writer of these shards committed since, so prev is the state the upsert replaces.
+export const APPLY_BATCH = `
+WITH input AS (
+  SELECT * FROM unnest($1::smallint[], $2::text[], $3::text[], $4::boolean[], $5::integer[], $6::bigint[], $7::float8[])
+    AS t(shard, entity, tag, attached, kafka_partition, kafka_offset, at_ms)
+),
+batch AS (
+  SELECT DISTINCT ON (entity, tag) shard, entity, tag, attached, kafka_partition, kafka_offset,
+         to_timestamp(at_ms / 1000.0) AS updated_at
+  FROM input
+  ORDER BY entity, tag, kafka_offset DESC
+),
+prev AS (
+  SELECT a.entity, a.tag, a.attached
+  FROM tag_assoc a JOIN batch b ON a.entity = b.entity AND a.tag = b.tag
+),
+upserted AS (
+  INSERT INTO tag_assoc AS a (entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at)
+  SELECT entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at FROM batch
+  ON CONFLICT (entity, tag) DO UPDATE
+    SET attached = EXCLUDED.attached,
+        kafka_partition = EXCLUDED.kafka_partition,
+        kafka_offset = EXCLUDED.kafka_offset,
+        updated_at = EXCLUDED.updated_at
+    WHERE a.kafka_offset < EXCLUDED.kafka_offset
+  RETURNING a.shard, a.entity, a.tag, a.attached
+),
+changes AS (
+  SELECT u.shard, u.tag, (u.attached::int - coalesce(p.attached, false)::int) AS delta
+  FROM upserted u LEFT JOIN prev p ON p.entity = u.entity AND p.tag = u.tag
+),
+deltas AS (
+  SELECT shard, tag, sum(delta)::integer AS delta FROM changes WHERE delta <> 0 GROUP BY shard, tag HAVING sum(delta) <> 0
+),
+-- Not read below: a data-modifying CTE runs to completion whether or not the main query reads it.
+counted AS (
+  INSERT INTO tag_counts AS c (shard, tag, count)
+  SELECT shard, tag, delta FROM deltas
+  ON CONFLICT (shard, tag) DO UPDATE SET count = c.count + EXCLUDED.count
+)
+SELECT (SELECT count(*) FROM upserted)::integer AS versioned,
+       (SELECT count(*) FROM changes WHERE delta <> 0)::integer AS changed,
+       (SELECT coalesce(json_agg(json_build_object('shard', shard, 'tag', tag, 'delta', delta) ORDER BY shard, tag), '[]'::json)
+          FROM deltas) AS deltas`;
+
+export const CURRENT_LSN = `SELECT pg_current_wal_lsn()::text AS lsn`;
+
+export const ENTITY_TAGS = `
+SELECT coalesce(array_agg(tag ORDER BY tag), '{}') AS tags
+FROM tag_assoc WHERE entity = $2 AND shard = $1 AND attached`;
+
+export const ENTITIES_TAGS = `
+SELECT entity, array_agg(tag ORDER BY tag) AS tags
+FROM tag_assoc WHERE entity = ANY($1::text[]) AND attached GROUP BY entity`;
+
+export const SHARD_ROWS = `
+SELECT shard, entity, tag, attached, kafka_partition, kafka_offset::text AS kafka_offset
+FROM tag_assoc WHERE shard = $1 ORDER BY entity, tag`;
+
+export const SHARD_COUNTS = `
+SELECT tag, count::text AS count FROM tag_counts WHERE shard = $1 AND count <> 0 ORDER BY tag`;
+
+export const POPULAR_TAGS = `
+SELECT tag, sum(count)::text AS count FROM tag_counts GROUP BY tag HAVING sum(count) > 0
+ORDER BY sum(count) DESC, tag LIMIT $1`;
+
+export type BatchOutcome = Omit<ApplyResult, 'commitLsn'>;
+
+/** BEGIN; lock the batch's shards; the set-based upsert; COMMIT; then the WAL position on the same session. */
+export async function applyBatchSql(q: Queryable, writes: AssocWrite[]): Promise<ApplyResult> {
+  let outcome: BatchOutcome = { changed: 0, versioned: 0, counterDeltas: [] };
+  if (writes.length > 0) {
+    const cols = columns(writes);
+    outcome = await inTransaction(q, async () => {
+      await q.query(LOCK_SHARDS, [[...new Set(cols.shard)]]);
+      const [row] = await q.query<{ versioned: number; changed: number; deltas: unknown }>(APPLY_BATCH, [cols.shard, cols.entity, cols.tag, cols.attached, cols.partition, cols.offset, cols.at]);
+      return parseOutcome(row);
+    });
+  }
+  const [lsn] = await q.query<{ lsn: string }>(CURRENT_LSN);
+  return { ...outcome, commitLsn: String(lsn?.lsn) };
+}
+
+function columns(writes: AssocWrite[]) {
+  const n = writes.length;
+  const c = { shard: new Array<number>(n), entity: new Array<string>(n), tag: new Array<string>(n), attached: new Array<boolean>(n), partition: new Array<number>(n), offset: new Array<string>(n), at: new Array<number>(n) };
+  for (let i = 0; i < n; i++) {
+    const w = writes[i]!;
+    if (!/^\d{1,19}$/.test(w.offset)) throw new TypeError(`offset must be a non-negative integer string (got "${String(w.offset).slice(0, 32)}")`);
+    c.shard[i] = w.shard;
+    c.entity[i] = w.entity;
+    c.tag[i] = w.tag;
+    c.attached[i] = w.attached;
+    c.partition[i] = w.partition;
+    c.offset[i] = w.offset;
+    c.at[i] = w.at;
+  }
+  return c;
+}
+
+function parseOutcome(row: { versioned: number; changed: number; deltas: unknown } | undefined): BatchOutcome {
+  if (!row) return { changed: 0, versioned: 0, counterDeltas: [] };
+  const raw = typeof row.deltas === 'string' ? (JSON.parse(row.deltas) as unknown) : row.deltas;
+  const deltas = Array.isArray(raw) ? (raw as Array<{ shard: unknown; tag: unknown; delta: unknown }>) : [];
+  return {
+    versioned: Number(row.versioned),
+    changed: Number(row.changed),
+    counterDeltas: deltas.map((d) => ({ shard: Number(d.shard), tag: String(d.tag), delta: Number(d.delta) })),
+  };
+}
+
+export async function entityTagsSql(q: Queryable, shard: number, entity: string): Promise<string[]> {
+  const [row] = await q.query<{ tags: unknown }>(ENTITY_TAGS, [shard, entity]);
+  return Array.isArray(row?.tags) ? row.tags.map(String) : [];
+}
+
+/** Entities without an attached tag are absent from the rows: they map to []. */
+export async function entitiesTagsSql(q: Queryable, entities: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(entities.map((e) => [e, []]));
+  const rows = await q.query<{ entity: string; tags: unknown }>(ENTITIES_TAGS, [entities]);
+  for (const r of rows) out.set(r.entity, Array.isArray(r.tags) ? r.tags.map(String) : []);
+  return out;
+}
+
+export async function shardRowsSql(q: Queryable, shard: number): Promise<AssocRow[]> {
+  const rows = await q.query<{ shard: unknown; entity: string; tag: string; attached: boolean; kafka_partition: unknown; kafka_offset: unknown }>(SHARD_ROWS, [shard]);
+  return rows.map((r) => ({ shard: Number(r.shard), entity: r.entity, tag: r.tag, attached: r.attached, partition: Number(r.kafka_partition), offset: String(r.kafka_offset) }));
+}
+
+export async function shardCountsSql(q: Queryable, shard: number): Promise<Array<{ tag: string; count: number }>> {
+  const rows = await q.query<{ tag: string; count: unknown }>(SHARD_COUNTS, [shard]);
+  return rows.map((r) => ({ tag: r.tag, count: Number(r.count) }));
+}
+
+export async function popularTagsSql(q: Queryable, limit: number): Promise<Array<{ tag: string; count: number }>> {
+  const rows = await q.query<{ tag: string; count: unknown }>(POPULAR_TAGS, [Math.max(0, Math.floor(limit))]);
+  return rows.map((r) => ({ tag: r.tag, count: Number(r.count) }));
+}

@@ -1,0 +1,13 @@
+// CacheStore: one cache instance (a Redis server). Real: RedisCacheStore (ioredis, fail-fast settings).
+// Embedded: MemoryCacheStore. Every call fails fast (bounded timeout) instead of queueing offline.
+
+export interface CacheStore {
+  readonly name: string;
+  get(key: string): Promise<string | null>;
+  mget(keys: string[]): Promise<Array<string | null>>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  del(keys: string[]): Promise<number>;
+  incr(key: string): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

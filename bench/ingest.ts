@@ -1,0 +1,144 @@
+// `npm run bench -- ingest`: end-to-end ingest Kafka → committed in PostgreSQL (64 logical shards over the
+// local clusters, each a primary with 2 async replicas), beside raw COPY rows/s into the same primaries in the
+// same run. Phase 1 drains a backlog (sustained throughput, ≥ 60 s); phase 2 paces load to measure
+// produce→committed latency. Last line: one JSON object.
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { KafkaCommandLog } from '../adapters/kafka/kafka-command-log.ts';
+import { createShardStores } from '../adapters/pg/index.ts';
+import { createTree } from '../actors/tree.ts';
+import { loadConfig } from '../config/index.ts';
+import { systemClock } from '../lib/clock.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { ensureServices, resetCluster } from '../services/index.ts';
+import { Readable } from 'node:stream';
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const argNum = (name: string, d: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : d;
+};
+
+function commands(n: number, seed: number): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  const tags = ['Critical', 'bug', 'ui', 'backend', 'p1', 'p2', 'security', 'docs', 'perf', 'infra'];
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const entity = `b${seed}-${s % 200_000}`;
+    const op = (s >>> 20) % 10 < 7 ? 'attach' : 'detach';
+    out.push({ key: entity, value: JSON.stringify({ id: `${seed}-${i}`, op, entity, tag: tags[(s >>> 8) % tags.length], actor: 'bench', at: Date.now() }) });
+  }
+  return out;
+}
+
+/** Raw COPY into a scratch table shaped like tag_assoc (same columns, same primary key, logged so it is
+ *  replicated), on every primary at once, for `seconds`: the physical limit of writing these rows. */
+async function copyBaseline(ports: number[], seconds: number): Promise<number> {
+  const rowsPer = 50_000;
+  // Unique (entity, tag) per row across chunks: the table has the real table's primary key to maintain.
+  const chunkAt = (k: number) => Array.from({ length: rowsPer }, (_, i) => `${i % 64}\tb-${k}-${i}\tt${i % 10}\tt\t0\t${i}\t2026-01-01\n`).join('');
+  const perPrimary = await Promise.all(
+    ports.map(async (port) => {
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
+      c.on('error', () => undefined);
+      await c.connect();
+      await c.query('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (shard smallint, entity text, tag text, attached bool, kafka_partition int, kafka_offset bigint, updated_at timestamptz, PRIMARY KEY (entity, tag))');
+      let rows = 0;
+      const until = Date.now() + seconds * 1000;
+      const t0 = Date.now();
+      for (let k = 0; Date.now() < until; k++) {
+        await pipeline(Readable.from([chunkAt(k)]), c.query(copyFrom('COPY bench_copy FROM STDIN')) as unknown as Writable);
+        rows += rowsPer;
+      }
+      const rate = rows / ((Date.now() - t0) / 1000);
+      await c.query('DROP TABLE bench_copy');
+      await c.end();
+      return rate;
+    }),
+  );
+  return perPrimary.reduce((a, b) => a + b, 0);
+}
+
+async function main(): Promise<void> {
+  const events = argNum('events', 600_000);
+  const base = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' } } });
+  say('ingest bench: starting services');
+  await ensureServices(base, { log: () => undefined });
+  for (let c = 0; c < base.postgres.clusters.length; c++) await resetCluster(base, c);
+  const topic = `bench-ingest-${Date.now().toString(36)}`;
+  const config = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' }, shards: { count: 64 }, kafka: { topic, dlqTopic: `${topic}.dlq`, parkingTopic: `${topic}.parking`, groupId: `${topic}-w`, partitions: 16 }, writer: { batchSize: 2_000, batchWindowMs: 20 } } });
+  const primaries = config.postgres.clusters.map((c) => c.nodes[0]!.port);
+
+  say('raw COPY baseline (10 s, all primaries at once)…');
+  const copyRate = await copyBaseline(primaries, 10);
+  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s`);
+
+  const logger = silentLogger();
+  const log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'bench-ingest', logger });
+  await log.ensureTopic(topic, config.kafka.partitions);
+  say(`producing a backlog of ${events.toLocaleString()} commands…`);
+  for (let i = 0; i < events; i += 20_000) await log.produce(topic, commands(Math.min(20_000, events - i), i + 1));
+
+  const stores = await createShardStores(config, logger);
+  const produced = new Map<string, number>();
+  const latencies: number[] = [];
+  let committedTotal = 0n;
+  const committedAt = new Map<number, bigint>();
+  const tree = createTree({
+    config, clock: systemClock, logger, log, stores, onFatal: () => undefined,
+    hooks: {
+      onCommitted: (p, o) => {
+        const prev = committedAt.get(p) ?? 0n;
+        committedTotal += o - prev;
+        committedAt.set(p, o);
+        const now = Date.now();
+        for (let x = prev; x < o; x++) {
+          const t = produced.get(`${p}:${x}`);
+          if (t !== undefined) {
+            latencies.push(now - t);
+            produced.delete(`${p}:${x}`);
+          }
+        }
+      },
+    },
+  });
+  say('phase 1: draining the backlog through 64 shard writers…');
+  const t0 = Date.now();
+  await tree.start();
+  while (committedTotal < BigInt(events)) await new Promise((r) => setTimeout(r, 100));
+  const drainS = (Date.now() - t0) / 1000;
+  const eventsPerS = events / drainS;
+  say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s`);
+
+  say('phase 2: paced load (2,000 events/s for 20 s) for produce→committed latency…');
+  const paceEnd = Date.now() + 20_000;
+  let seq = 10_000_000;
+  while (Date.now() < paceEnd) {
+    const batch = commands(200, seq++);
+    const sent = Date.now();
+    const res = await log.produce(topic, batch);
+    for (const r of res) produced.set(`${r.partition}:${r.offset}`, sent);
+    await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - sent))));
+  }
+  const waitUntil = Date.now() + 30_000;
+  while (produced.size > 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 100));
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const rssMb = Math.round(process.memoryUsage().rss / 1_048_576);
+  say(`  produce→committed p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms over ${latencies.length} events; RSS ${rssMb} MB (daemon + producer in one process)`);
+  await tree.stop(10_000);
+  for (const s of stores.values()) await s.close();
+  await log.close();
+  const ratio = eventsPerS / copyRate;
+  say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}`);
+  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb }));
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  say(JSON.stringify({ bench: 'ingest', error: err instanceof Error ? err.message : String(err) }));
+  process.exit(1);
+});

@@ -1,0 +1,149 @@
+// An open-loop HTTP load generator for 127.0.0.1: requests are started on a fixed schedule (rate per second),
+// whatever the answers do, and each latency is measured from the request's *scheduled* start, so a stall shows
+// up in the percentiles instead of silently lowering the rate (no coordinated omission). Bounded in count,
+// time and concurrency.
+import http from 'node:http';
+import { systemClock } from '../lib/clock.ts';
+
+export interface Target {
+  /** Label for per-endpoint figures. */
+  name: string;
+  path: string;
+  headers?: Record<string, string>;
+}
+
+export interface OpenLoopOptions {
+  port: number;
+  rate: number;
+  durationMs: number;
+  /** Chooses what the i-th request asks. */
+  next: (i: number) => Target;
+  /** Requests still unanswered after this long are counted as errors. */
+  timeoutMs?: number;
+  /** In-flight ceiling: beyond it a due request is counted as an error (the client is saturated), not queued. */
+  maxInFlight?: number;
+  /** Counts an answer as an error unless this says ok (default: 2xx). */
+  ok?: (status: number, target: Target) => boolean;
+}
+
+export interface LoadResult {
+  sent: number;
+  errors: number;
+  errorSamples: string[];
+  /** Latencies in ms, per endpoint and all together. */
+  latencies: Map<string, number[]>;
+  all: number[];
+  achievedRate: number;
+  statuses: Map<number, number>;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxInFlight ?? 256 });
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  const maxInFlight = opts.maxInFlight ?? 256;
+  const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
+  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map() };
+  const fail = (why: string) => {
+    res.errors++;
+    if (res.errorSamples.length < 10) res.errorSamples.push(why);
+  };
+  let inFlight = 0;
+  const start = performance.now();
+  const total = Math.round((opts.rate * opts.durationMs) / 1000);
+  const interval = 1000 / opts.rate;
+
+  const one = (i: number, scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const target = opts.next(i);
+      inFlight++;
+      let done = false;
+      const finish = (status: number | null, why?: string) => {
+        if (done) return;
+        done = true;
+        inFlight--;
+        const ms = performance.now() - scheduled;
+        if (status !== null) res.statuses.set(status, (res.statuses.get(status) ?? 0) + 1);
+        if (status === null || !ok(status, target)) fail(why ?? `${status} ${target.path}`);
+        else {
+          let l = res.latencies.get(target.name);
+          if (!l) res.latencies.set(target.name, (l = []));
+          l.push(ms);
+          res.all.push(ms);
+        }
+        resolve();
+      };
+      const req = http.get({ host: '127.0.0.1', port: opts.port, path: target.path, agent, headers: target.headers, timeout: timeoutMs }, (r) => {
+        r.on('data', () => undefined);
+        r.on('end', () => finish(r.statusCode ?? 0, `${r.statusCode} ${target.path}`));
+        r.on('error', (e) => finish(null, `${e.message} ${target.path}`));
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+      req.on('error', (e) => finish(null, `${e.message} ${target.path}`));
+    });
+
+  const pending: Promise<void>[] = [];
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      const due = Math.min(total, Math.floor(elapsed / interval) + 1);
+      while (res.sent < due) {
+        const i = res.sent++;
+        const scheduled = start + i * interval;
+        if (inFlight >= maxInFlight) {
+          fail('client saturated (in-flight ceiling)');
+          continue;
+        }
+        pending.push(one(i, scheduled));
+      }
+      if (res.sent >= total) {
+        res.achievedRate = (res.sent / (performance.now() - start)) * 1000;
+        resolve();
+      }
+      else systemClock.setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  agent.destroy();
+  for (const l of res.latencies.values()) l.sort((a, b) => a - b);
+  res.all.sort((a, b) => a - b);
+  return res;
+}
+
+/**
+ * Closed loop: `concurrency` clients each send the next request as soon as the previous one is answered, for
+ * `durationMs`. The answers per second it reaches are the daemon's capacity on this machine (latency is not
+ * the point here: a closed loop hides queueing).
+ */
+export async function closedLoop(opts: { port: number; concurrency: number; durationMs: number; next: (i: number) => Target }): Promise<{ perSecond: number; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  let i = 0;
+  let answered = 0;
+  let errors = 0;
+  const start = performance.now();
+  const end = start + opts.durationMs;
+  const client = async () => {
+    while (performance.now() < end) {
+      const target = opts.next(i++);
+      const ok = await new Promise<boolean>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: opts.port, path: target.path, agent, headers: target.headers, timeout: 5_000 }, (r) => {
+          r.on('data', () => undefined);
+          r.on('end', () => resolve((r.statusCode ?? 0) >= 200 && (r.statusCode ?? 0) < 300));
+          r.on('error', () => resolve(false));
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', () => resolve(false));
+      });
+      if (ok) answered++;
+      else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, client));
+  agent.destroy();
+  return { perSecond: (answered / (performance.now() - start)) * 1000, errors };
+}

@@ -1,0 +1,27 @@
+// `npm run bench [-- name…]`: runs the named benchmarks (default: all) one after another. Each prints its
+// figures and ratios against the physical limit measured in the same run; see BENCHMARKS.md.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = import.meta.dirname;
+const helpers = new Set(['run', 'open-loop']);
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && !helpers.has(f.replace(/\.ts$/, '')) && !f.startsWith('_'))
+  .map((f) => f.replace(/\.ts$/, ''))
+  .sort();
+/** Names the issues use that differ from the file's (`npm run bench -- index` runs bench/indexing.ts). */
+const aliases: Record<string, string> = { index: 'indexing' };
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-')).map((w) => aliases[w] ?? w);
+const unknown = wanted.filter((w) => !all.includes(w));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${all.join(', ')}\n`);
+  process.exit(2);
+}
+let failed = 0;
+for (const name of wanted.length ? wanted : all) {
+  process.stdout.write(`\n=== bench ${name} ===\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.ts`)], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,134 @@
+// The one config schema. Parsed once at start; every problem reported with its path; the result frozen.
+import { z } from 'zod';
+
+const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+const pgNode = hostPort.extend({ name: z.string().min(1) });
+
+export const pgClusterSchema = z.object({
+  name: z.string().min(1),
+  /** Initial topology: the first node is the primary; the monitor learns the live one. */
+  nodes: z.array(pgNode).min(1),
+  database: z.string().min(1),
+  user: z.string().min(1),
+  password: z.string().optional(),
+  /** Local profile only: where the launcher keeps the node's data directory (for promote/fence/re-seed). */
+  dataDirs: z.array(z.string()).optional(),
+  /** This cluster's failover where it differs from the `failover` section (e.g. the one cluster Patroni manages). */
+  failover: z.object({ mode: z.enum(['builtin', 'patroni', 'off']).optional(), patroniUrls: z.array(z.string().url()).min(1).optional() }).optional(),
+});
+
+const breakerSchema = z.object({
+  windowType: z.enum(['count', 'time']),
+  windowSize: z.number().int().positive(),
+  minimumCalls: z.number().int().positive(),
+  failureRateThreshold: z.number().min(0).max(1),
+  slowCallRateThreshold: z.number().min(0).max(1),
+  slowCallMs: z.number().int().positive(),
+  openMs: z.number().int().positive(),
+  openMaxMs: z.number().int().positive(),
+  openMultiplier: z.number().min(1),
+  halfOpenProbes: z.number().int().positive(),
+});
+
+const bulkheadSchema = z.object({ maxConcurrent: z.number().int().min(1), maxQueue: z.number().int().min(0), queueTimeoutMs: z.number().int().positive() });
+
+const backoffSchema = z.object({
+  retries: z.number().int().min(0).max(20),
+  initialMs: z.number().int().positive(),
+  multiplier: z.number().min(1),
+  maxMs: z.number().int().positive(),
+  jitter: z.number().min(0).max(1),
+});
+
+export const configSchema = z.object({
+    profile: z.enum(['embedded', 'local', 'production']),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+    http: z.object({
+      host: z.string().min(1),
+      port: z.number().int().min(0).max(65535),
+      adminToken: z.string().min(16, 'must be at least 16 characters'),
+      tokenSecret: z.string().min(16, 'must be at least 16 characters'),
+    }),
+    shards: z.object({
+      count: z.number().int().min(1).max(4096),
+      /** Logical shard → cluster name; shards not listed go round-robin over the clusters. */
+      map: z.record(z.string(), z.string()).default({}),
+    }),
+    postgres: z.object({ clusters: z.array(pgClusterSchema).min(1), statementTimeoutMs: z.number().int().positive(), poolSize: z.number().int().positive() }),
+    redis: z.object({ instances: z.array(hostPort.extend({ name: z.string() })).min(1), commandTimeoutMs: z.number().int().positive(), ttlSeconds: z.number().int().positive() }),
+    kafka: z.object({
+      brokers: z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).min(1),
+      clientId: z.string().min(1),
+      topic: z.string().min(1),
+      dlqTopic: z.string().min(1),
+      parkingTopic: z.string().min(1),
+      partitions: z.number().int().min(1),
+      groupId: z.string().min(1),
+      ssl: z.boolean(),
+      sasl: z.object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: z.string() }).optional(),
+    }),
+    elasticsearch: z.object({ node: z.string().url(), index: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name'), refreshIntervalMs: z.number().int().positive(), username: z.string().optional(), password: z.string().optional() }),
+    writer: z.object({ batchSize: z.number().int().min(1).max(50_000), batchWindowMs: z.number().int().min(0), mailboxCapacity: z.number().int().min(1) }),
+    commands: z.object({ maxBytes: z.number().int().min(256), maxTagLength: z.number().int().min(1).max(256), maxEntityLength: z.number().int().min(1).max(512) }),
+    indexer: z.object({ poolSize: z.number().int().min(1), groupId: z.string().min(1), analyticsGroupId: z.string().min(1) }),
+    retry: backoffSchema,
+    breaker: breakerSchema,
+    supervision: z.object({ restartInitialMs: z.number().int().positive(), restartMaxMs: z.number().int().positive(), maxRestarts: z.number().int().positive(), withinMs: z.number().int().positive() }),
+    failover: z.object({
+      mode: z.enum(['builtin', 'patroni', 'off']),
+      probeIntervalMs: z.number().int().positive(),
+      probeTimeoutMs: z.number().int().positive(),
+      suspectAfterMisses: z.number().int().min(1),
+      patroniUrls: z.array(z.string().url()).default([]),
+    }),
+    dlq: z.object({ replayIntervalMs: z.number().int().positive(), replayRatePerSec: z.number().positive(), maxReplays: z.number().int().min(1), alertWebhook: z.string().url().optional() }),
+    /** The read side (features/reads): replay tracking, cache shards, degradation. */
+    reads: z.object({
+      /** Each cluster's nodes are probed this often for their replay positions (routing, cache freshness). */
+      replayPollMs: z.number().int().positive(),
+      /** Deadline of one cache call on the read path (tighter than redis.commandTimeoutMs). */
+      cacheTimeoutMs: z.number().int().positive(),
+      /** Health and key-epoch check of each cache shard. */
+      cacheProbeMs: z.number().int().positive(),
+      popularTtlSeconds: z.number().int().positive(),
+      popularMaxLimit: z.number().int().min(1).max(1000),
+      /** Non-critical answers kept in memory to serve, marked "features limited", while degraded. */
+      lastKnownGood: z.object({ capacity: z.number().int().min(1), refreshMs: z.number().int().positive() }),
+      /** A database read slower than this counts as slow for the reads' database breakers. */
+      dbSlowCallMs: z.number().int().positive(),
+      /** Per cluster: database reads of critical (entity tags) and non-critical (popular tags) endpoints. */
+      bulkhead: z.object({ critical: bulkheadSchema, nonCritical: bulkheadSchema }),
+      /** Read requests in progress in this daemon; beyond it they are shed at once (503, or last-known-good). */
+      maxInFlight: z.number().int().min(1),
+    }),
+    faultInjection: z.boolean(),
+    /** Layout of the real services that services/ launches on loopback (local profile, tests, benchmarks). */
+    services: z.object({
+      basePort: z.number().int().min(1024).max(60000),
+      pgClusters: z.number().int().min(1).max(8),
+      replicasPerCluster: z.number().int().min(1).max(4),
+      redisInstances: z.number().int().min(1).max(8),
+      runDir: z.string().min(1),
+      cacheDir: z.string().min(1),
+      /** PostgreSQL server binaries (Debian's postgresql-15). */
+      pgBin: z.string().min(1),
+      /** Kafka broker version fetched from Maven Central (kafkajs 2.2.4 needs the 3.x protocol versions). */
+      kafkaVersion: z.string().regex(/^\d+\.\d+\.\d+$/),
+      /** Elasticsearch integ-test-zip version from Maven Central; its major must match @elastic/elasticsearch. */
+      esVersion: z.string().regex(/^\d+\.\d+\.\d+$/),
+      /** Unprivileged user that runs Elasticsearch (it refuses root); created if absent. */
+      esUser: z.string().min(1),
+      /** JDK for Kafka and Elasticsearch; unset: the default `java` on PATH. */
+      javaHome: z.string().min(1).optional(),
+      /** Stop tagstream services of another checkout that hold our ports (e.g. a stack left running where CI runs). */
+      takeOver: z.boolean(),
+      kafkaHeapMb: z.number().int().min(128),
+      esHeapMb: z.number().int().min(256),
+    }),
+    flightRecorder: z.object({ capacity: z.number().int().min(100), dir: z.string().min(1) }),
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type PgClusterConfig = z.infer<typeof pgClusterSchema>;
+export type BreakerConfig = Config['breaker'];
+export type RetryConfig = Config['retry'];

@@ -1,0 +1,72 @@
+// The drill's fault schedule: a pure function of the seed and the duration, so the same seed replays the same
+// faults. Every kind appears at least once when the drill is long enough; faults never overlap.
+
+export type FaultKind =
+  | 'pg-primary-kill'
+  | 'pg-primary-stop'
+  | 'pg-replica-kill'
+  | 'pg-replica-stop'
+  | 'redis-kill'
+  | 'redis-stop'
+  | 'es-kill'
+  | 'kafka-restart'
+  | 'daemon-kill';
+
+export const FAULT_KINDS: readonly FaultKind[] = ['pg-primary-kill', 'pg-primary-stop', 'pg-replica-kill', 'pg-replica-stop', 'redis-kill', 'redis-stop', 'es-kill', 'kafka-restart', 'daemon-kill'];
+
+export interface ScheduledFault {
+  kind: FaultKind;
+  /** Seconds from the start of the drill. */
+  at: number;
+  /** How long the fault lasts before it is healed (SIGCONT, restart, re-seed). */
+  durationS: number;
+  /** Which cluster / Redis instance it hits. */
+  target: number;
+}
+
+/** mulberry32: small, fast, seedable. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DURATION: Record<FaultKind, [number, number]> = {
+  'pg-primary-kill': [15, 25],
+  'pg-primary-stop': [8, 15],
+  'pg-replica-kill': [8, 15],
+  'pg-replica-stop': [5, 10],
+  'redis-kill': [8, 20],
+  'redis-stop': [5, 12],
+  'es-kill': [20, 60],
+  'kafka-restart': [5, 5],
+  'daemon-kill': [3, 6],
+};
+
+export function faultSchedule(opts: { seed: number; seconds: number; clusters: number; redis: number; warmupS?: number; settleS?: number }): ScheduledFault[] {
+  const r = rng(opts.seed);
+  const warm = opts.warmupS ?? 20;
+  const settle = opts.settleS ?? 30;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  // Every kind once, in a seeded order, then random kinds while time remains.
+  const order = [...FAULT_KINDS].sort(() => r() - 0.5);
+  const out: ScheduledFault[] = [];
+  let t = warm;
+  let i = 0;
+  for (;;) {
+    const kind = i < order.length ? order[i]! : pick(FAULT_KINDS);
+    const [lo, hi] = DURATION[kind];
+    const durationS = Math.round(lo + r() * (hi - lo));
+    if (t + durationS + settle > opts.seconds) break;
+    out.push({ kind, at: t, durationS, target: kind.startsWith('redis') ? Math.floor(r() * opts.redis) : Math.floor(r() * opts.clusters) });
+    // Recovery time after each fault before the next one.
+    t += durationS + 10 + Math.round(r() * 15);
+    i++;
+  }
+  return out;
+}

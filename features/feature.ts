@@ -1,0 +1,60 @@
+// A feature plugs a slice of the daemon (reads, indexing, failover, dashboard…) into the composition root:
+// it receives the shared context, registers routes/actors, and reports its readiness and status.
+import type { FastifyInstance } from 'fastify';
+import type { CommandLog } from '../adapters/kafka/port.ts';
+import type { ShardStore } from '../adapters/pg/port.ts';
+import type { CacheStore } from '../adapters/redis/port.ts';
+import type { SearchIndex } from '../adapters/search/port.ts';
+import type { Tree } from '../actors/tree.ts';
+import type { Config } from '../config/index.ts';
+import type { InspectionBus } from '../machines/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+
+export interface Adapters {
+  log: CommandLog;
+  stores: Map<string, ShardStore>;
+  caches: Map<string, CacheStore>;
+  search: SearchIndex;
+}
+
+/** A fault an operator (or a test) can inject in the embedded and local profiles. */
+export interface FaultAction {
+  name: string;
+  description: string;
+  inject(): Promise<void>;
+  heal?(): Promise<void>;
+}
+
+export interface DaemonContext {
+  config: Readonly<Config>;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  inspection: InspectionBus;
+  adapters: Adapters;
+  tree: Tree;
+  app: FastifyInstance;
+  /** Registered fault injections (embedded/local only; empty in production). */
+  faults: Map<string, FaultAction>;
+  /** Why the daemon is not ready right now (what /readyz answers); empty when ready. */
+  readiness?(): string[];
+  /** Other features, by name, once they are attached (a later feature may use an earlier one's API). */
+  features: Map<string, Feature>;
+}
+
+export interface Feature {
+  name: string;
+  /** After the tree started, before HTTP listens. */
+  start?(): Promise<void>;
+  /** Before the tree drains. */
+  stop?(): Promise<void>;
+  /** Empty when ready; otherwise reasons. */
+  notReady?(): string[];
+  status?(): unknown;
+  /** Anything the feature exposes to others (e.g. the failover feature's topology API). */
+  api?: unknown;
+}
+
+export type FeatureFactory = (ctx: DaemonContext) => Feature | Promise<Feature>;

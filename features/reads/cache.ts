@@ -1,0 +1,46 @@
+// Builds the cache shards (one per Redis instance, each with its own breaker over tight timeouts) and spawns
+// their actors under the supervision tree's root.
+import { spawnCacheActors, type CacheActors } from '../../actors/cache-shard/actor.ts';
+import { CacheShard } from '../../actors/cache-shard/cache-shard.ts';
+import { restartWithBackoff } from '../../actors/runtime/policy.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { createBreaker, type Breaker } from '../../machines/index.ts';
+import type { DaemonContext } from '../feature.ts';
+
+export function createCacheActors(
+  ctx: DaemonContext,
+  opts: { epochFloors: () => Promise<Map<string, string>>; currentFloor: (cluster: string) => string | undefined; logger: Logger },
+): { actors: CacheActors; breakers: Breaker[] } {
+  const { config, clock, metrics } = ctx;
+  const breakers: Breaker[] = [];
+  const shards = [...ctx.adapters.caches.values()].map((store) => {
+    // Failures only: every call has a deadline (a slow Redis is a timeout, a failure). Counting slow calls too
+    // would trip on the daemon's own overload — calls look slow when our event loop is behind — and push every
+    // read onto the databases, the dearer path.
+    const breaker = createBreaker({ ...config.breaker, slowCallMs: 60_000 }, { clock, name: `cache-${store.name}`, inspect: ctx.inspection });
+    breakers.push(breaker);
+    return new CacheShard({
+      store,
+      breaker,
+      clock,
+      logger: opts.logger.child({ cache: store.name }),
+      timeoutMs: config.reads.cacheTimeoutMs,
+      ttlSeconds: config.redis.ttlSeconds,
+      popularTtlSeconds: config.reads.popularTtlSeconds,
+      halfOpenProbes: config.breaker.halfOpenProbes,
+      epochFloors: opts.epochFloors,
+      currentFloor: opts.currentFloor,
+      onLookup: (result) => metrics.cacheLookups.inc({ cache: store.name, result }),
+      onEpoch: (reason) => metrics.cacheEpochAdvances.inc({ cache: store.name, reason: reason.startsWith('adopted') ? 'adopted' : reason.split(':')[0]!.slice(0, 40) }),
+    });
+  });
+  const sup = config.supervision;
+  const actors = spawnCacheActors(ctx.tree.system, ctx.tree.root, shards, {
+    clock,
+    tickMs: config.reads.cacheProbeMs,
+    mailboxCapacity: 10_000,
+    policy: restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs }),
+    coolDownMs: sup.restartMaxMs,
+  });
+  return { actors, breakers };
+}

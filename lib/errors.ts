@@ -1,0 +1,62 @@
+// One error base with a stable code, a retriable flag and a cause. Codes are documented in docs/errors.md
+// (a unit test checks every code here appears there).
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'TS_ERR_CONFIG_INVALID',
+  COMMAND_INVALID: 'TS_ERR_COMMAND_INVALID',
+  COMMAND_TOO_LARGE: 'TS_ERR_COMMAND_TOO_LARGE',
+  COMMAND_UNKNOWN_OP: 'TS_ERR_COMMAND_UNKNOWN_OP',
+  TOPOLOGY_CHANGED: 'TS_ERR_TOPOLOGY_CHANGED',
+  FENCED: 'TS_ERR_FENCED',
+  BREAKER_OPEN: 'TS_ERR_BREAKER_OPEN',
+  TIMEOUT: 'TS_ERR_TIMEOUT',
+  RETRIES_EXHAUSTED: 'TS_ERR_RETRIES_EXHAUSTED',
+  MAILBOX_FULL: 'TS_ERR_MAILBOX_FULL',
+  BULKHEAD_FULL: 'TS_ERR_BULKHEAD_FULL',
+  ACTOR_STOPPED: 'TS_ERR_ACTOR_STOPPED',
+  TOKEN_INVALID: 'TS_ERR_TOKEN_INVALID',
+  BAD_REQUEST: 'TS_ERR_BAD_REQUEST',
+  UNAUTHORIZED: 'TS_ERR_UNAUTHORIZED',
+  SHUTTING_DOWN: 'TS_ERR_SHUTTING_DOWN',
+  SERVICE_START: 'TS_ERR_SERVICE_START',
+  NOT_FOUND: 'TS_ERR_NOT_FOUND',
+  FAULT_INJECTION_OFF: 'TS_ERR_FAULT_INJECTION_OFF',
+  ACTION_UNAVAILABLE: 'TS_ERR_ACTION_UNAVAILABLE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class TagstreamError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { retriable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'TagstreamError';
+    this.code = code;
+    this.retriable = opts.retriable ?? false;
+    if (opts.details) this.details = opts.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, retriable: this.retriable, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+/** Thrown at a writer whose cluster was promoted: rebuild the connection, then carry on (kafkajs' model). */
+export class TopologyChangedError extends TagstreamError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.TOPOLOGY_CHANGED, message, { retriable: true, cause });
+    this.name = 'TopologyChangedError';
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

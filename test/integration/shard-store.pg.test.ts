@@ -1,0 +1,152 @@
+// The ShardStore contract against real PostgreSQL (cluster pg1 of services/: a primary and two async
+// streaming replicas), plus what only real servers can show: a frozen node fails calls within the timeouts.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PgShardStore, type PgShardStoreOptions } from '../../adapters/pg/pg-shard-store.ts';
+import type { PgClusterConfig } from '../../config/index.ts';
+import { classify } from '../../lib/classify.ts';
+import { sleep, systemClock } from '../../lib/clock.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { contNode, resetCluster, stopNode, waitStreaming } from '../../services/index.ts';
+import { query } from '../../services/pg/sql.ts';
+import { shardStoreContract, type ShardStoreHarness } from '../contract/shard-store.contract.ts';
+import { localConfig, uniqueName } from '../support/local.ts';
+
+const CLUSTER = 1;
+const config = localConfig();
+const cluster: PgClusterConfig = config.postgres.clusters[CLUSTER]!;
+const nodes = cluster.nodes.map((n) => n.name) as [string, string, string];
+const portOf = (node: string) => cluster.nodes.find((n) => n.name === node)!.port;
+const admin = <R extends Record<string, unknown>>(node: string, sql: string, params: unknown[] = []) => query<R>({ port: portOf(node), database: cluster.database }, sql, params, { timeoutMs: 5_000 });
+
+function storeOptions(overrides: Partial<PgShardStoreOptions> = {}): PgShardStoreOptions {
+  return {
+    cluster: cluster.name,
+    nodes: cluster.nodes,
+    database: cluster.database,
+    user: cluster.user,
+    statementTimeoutMs: config.postgres.statementTimeoutMs,
+    connectTimeoutMs: config.failover.probeTimeoutMs,
+    probeTimeoutMs: config.failover.probeTimeoutMs,
+    poolSize: config.postgres.poolSize,
+    applicationName: uniqueName('ts-contract'),
+    logger: silentLogger(),
+    ...overrides,
+  };
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = systemClock.now() + timeoutMs;
+  while (!(await check())) {
+    if (systemClock.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(systemClock, 50);
+  }
+}
+
+beforeAll(async () => {
+  // Another suite may have failed this cluster over: back to n0 primary, n1 and n2 streaming from it.
+  await resetCluster(config, CLUSTER);
+  await waitStreaming(config, { cluster: CLUSTER, node: 0 });
+});
+
+shardStoreContract('PgShardStore (real PostgreSQL)', async (): Promise<ShardStoreHarness> => {
+  const opts = storeOptions();
+  const store = new PgShardStore(opts);
+  await store.migrate();
+  const paused = new Set<string>();
+  return {
+    store,
+    nodes,
+    pauseReplay: async (n) => {
+      paused.add(n);
+      await admin(n, 'SELECT pg_wal_replay_pause()');
+    },
+    resumeReplay: async (n) => {
+      await admin(n, 'SELECT pg_wal_replay_resume()');
+      paused.delete(n);
+    },
+    connectionsTo: async (n) => {
+      const [row] = await admin<{ n: string }>(n, 'SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1', [opts.applicationName]);
+      return Number(row?.n ?? 0);
+    },
+    eventually,
+    dispose: async () => {
+      for (const n of paused) await admin(n, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
+      await store.close();
+    },
+  };
+});
+
+describe('PgShardStore against a frozen node (SIGSTOP)', () => {
+  const replica = { cluster: CLUSTER, node: 2 };
+  let frozen = false;
+  afterEach(() => {
+    if (frozen) contNode(config, replica);
+    frozen = false;
+  });
+
+  it('a read on a frozen replica fails within the timeouts and falls back to the primary; probe says down', async () => {
+    const store = new PgShardStore(storeOptions({ statementTimeoutMs: 500, connectTimeoutMs: 500, probeTimeoutMs: 500 }));
+    try {
+      await store.setTopology({ primary: nodes[0], replicas: [nodes[2]], fenced: [] });
+      const e = uniqueName('frozen');
+      const { commitLsn } = await store.applyBatch([{ shard: 31_999, entity: e, tag: 'Frozen', attached: true, partition: 0, offset: '1', at: 0 }]);
+      await eventually(() => store.replicatedTo(commitLsn), 'n2 replays');
+      expect((await store.entityTags(31_999, e)).servedBy).toBe(nodes[2]); // a pooled connection to n2 exists now
+
+      stopNode(config, replica);
+      frozen = true;
+      const t0 = systemClock.now();
+      const read = await store.entityTags(31_999, e);
+      const readMs = systemClock.now() - t0;
+      expect(read).toEqual({ tags: ['Frozen'], servedBy: nodes[0], role: 'primary' });
+      expect(readMs).toBeLessThan(3_000); // 500 ms statement + 500 ms read margin, never "forever"
+
+      const t1 = systemClock.now();
+      const probes = await store.probe();
+      expect(systemClock.now() - t1).toBeLessThan(3_000);
+      expect(probes.find((p) => p.name === nodes[2])).toMatchObject({ up: false, error: expect.any(String) });
+      expect(probes.find((p) => p.name === nodes[0])).toMatchObject({ up: true, role: 'primary' });
+
+      const t2 = systemClock.now();
+      expect(await store.replicatedTo(commitLsn)).toBe(true); // already known from before the freeze
+      const later = await store.applyBatch([{ shard: 31_999, entity: e, tag: 'Frozen', attached: false, partition: 0, offset: '2', at: 0 }]);
+      expect(await store.replicatedTo(later.commitLsn)).toBe(false); // the only replica is frozen
+      expect(systemClock.now() - t2).toBeLessThan(3_000);
+    } finally {
+      if (frozen) contNode(config, replica);
+      frozen = false;
+      await store.close();
+    }
+  });
+
+  it('a query on a frozen primary rejects with a retry-class error within the timeout instead of hanging', async () => {
+    const store = new PgShardStore(storeOptions({ statementTimeoutMs: 500, connectTimeoutMs: 500 }));
+    // Point the store at n2 as if it were the primary: a read forced to it exercises the pooled-connection path.
+    try {
+      await store.setTopology({ primary: nodes[2], replicas: [], fenced: [] });
+      expect((await store.entityTags(31_998, 'x', { primary: true })).servedBy).toBe(nodes[2]);
+      stopNode(config, replica);
+      frozen = true;
+      const t0 = systemClock.now();
+      const err = await store.entityTags(31_998, 'x', { primary: true }).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(systemClock.now() - t0).toBeLessThan(3_000);
+      expect(err).not.toBeNull();
+      expect(classify(err).class).toBe('retry');
+      // A new connection to the frozen node times out too (connect timeout).
+      const t1 = systemClock.now();
+      const err2 = await store.shardRows(31_998).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(systemClock.now() - t1).toBeLessThan(3_000);
+      expect(classify(err2).class).toBe('retry');
+    } finally {
+      if (frozen) contNode(config, replica);
+      frozen = false;
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,55 @@
+// HTTP writes go through Kafka too (contract 3): the command is produced with acks=all; `?wait=applied`
+// answers once the shard writer applied it, with a consistency token for read-your-writes.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { CommandLog } from '../../adapters/kafka/port.ts';
+import type { AppliedBus } from '../../actors/applied-bus.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { validateCommand, type CommandLimits, type TagCommand } from '../../lib/command.ts';
+import { signToken } from '../../lib/token.ts';
+import { badRequest } from './errors.ts';
+
+export interface WriteRouteDeps {
+  log: CommandLog;
+  topic: string;
+  limits: CommandLimits;
+  applied: AppliedBus;
+  tokenSecret: string;
+  clock: Clock;
+  isDraining: () => boolean;
+}
+
+interface Params {
+  entity: string;
+  tag: string;
+}
+interface Query {
+  wait?: string;
+  timeoutMs?: string;
+}
+
+export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps): void {
+  const handler = (op: 'attach' | 'detach') => async (req: { params: Params; query: Query; headers: Record<string, unknown>; body?: unknown }, reply: { code: (n: number) => { send: (b: unknown) => unknown } }) => {
+    const { entity, tag } = req.params;
+    const wait = req.query.wait ?? 'none';
+    if (wait !== 'none' && wait !== 'applied') throw badRequest(`wait: must be "applied" or "none" (got "${String(wait).slice(0, 32)}")`);
+    const timeoutMs = req.query.timeoutMs === undefined ? 10_000 : Number(req.query.timeoutMs);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw badRequest('timeoutMs: must be an integer between 1 and 60000');
+    const actorHeader = req.headers['x-actor'];
+    const bodyActor = req.body && typeof req.body === 'object' && 'actor' in req.body ? (req.body as { actor: unknown }).actor : undefined;
+    const actor = typeof bodyActor === 'string' ? bodyActor : typeof actorHeader === 'string' ? actorHeader : 'http';
+    const command: TagCommand = { id: randomUUID(), op, entity, tag, actor, at: deps.clock.now() };
+    const value = JSON.stringify(command);
+    const v = validateCommand(value, deps.limits, entity);
+    if (!v.ok) throw badRequest(v.message);
+    if (deps.isDraining()) throw Object.assign(new Error('shutting down'), { code: 'TS_ERR_SHUTTING_DOWN' });
+    const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
+    const accepted = { status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset };
+    if (wait === 'none') return reply.code(202).send(accepted);
+    const a = await deps.applied.wait(pos!.partition, pos!.offset, timeoutMs);
+    if (!a) return reply.code(202).send({ ...accepted, applied: false, reason: `not applied within ${timeoutMs} ms; it is durable in the log and will be applied` });
+    return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token: signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret) });
+  };
+  app.post<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('attach') as never);
+  app.delete<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('detach') as never);
+}
