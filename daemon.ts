@@ -76,6 +76,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
         metrics.batchSeconds.observe(ms / 1000);
         metrics.associationsChanged.inc(changed);
       },
+      onGroupCommit: ({ cluster, members }) => metrics.groupCommitBatches.observe({ cluster }, members),
       onCommitted: (p, o) => metrics.committedOffset.set({ partition: String(p) }, Number(o)),
       onInvalid: (code) => metrics.commandsInvalid.inc({ code }),
       onDeadLetter: () => metrics.dlqRecords.inc(),

@@ -14,6 +14,7 @@ import { isolateChild, restartWithBackoff, resumeOnPoison } from './runtime/poli
 import { ActorSystem, type ActorHandle } from './runtime/system.ts';
 import type { ShardWriterMsg, WriteItem } from './shard-writer/messages.ts';
 import { ReplicationWatcher } from './shard-writer/replication-watcher.ts';
+import { GroupCommitter } from './shard-writer/group-commit.ts';
 import { ShardWriter, shardWriterSpec } from './shard-writer/shard-writer.ts';
 
 export interface TreeDeps {
@@ -27,6 +28,8 @@ export interface TreeDeps {
     onBatch?: (info: { shard: number; size: number; changed: number; ms: number }) => void;
     onCommitted?: (partition: number, offset: bigint) => void;
     onInvalid?: (code: string) => void;
+    /** A group commit of several shard batches committed in one transaction of `cluster`. */
+    onGroupCommit?: (info: { cluster: string; members: number; rows: number }) => void;
     onDeadLetter?: () => void;
     /** A batch was committed on the primary (the read side invalidates its cache after commit). */
     onApplied?: (items: WriteItem[], commitLsn: string) => void;
@@ -93,10 +96,14 @@ export function createTree(deps: TreeDeps): Tree {
   const watchers = new Map<string, ReplicationWatcher>();
   for (const [name, store] of deps.stores) watchers.set(name, new ReplicationWatcher(store, { clock, logger: logger.child({ cluster: name }) }));
 
+  // One group committer per cluster: the cluster's shard writers share its transactions.
+  const committers = new Map<string, GroupCommitter>();
+  for (const [name, store] of deps.stores) committers.set(name, new GroupCommitter(store, { ...config.writer.groupCommit, ...(deps.hooks?.onGroupCommit ? { onGroup: deps.hooks.onGroupCommit } : {}) }));
+
   const writers: ActorHandle<ShardWriterMsg>[] = [];
   for (let shard = 0; shard < config.shards.count; shard++) {
     const cluster = clusterOfShard(config, shard);
-    const store = deps.stores.get(cluster);
+    const store = committers.get(cluster);
     if (!store) throw new Error(`shard ${shard}: no store for cluster ${cluster}`);
     const writer = new ShardWriter({
       shard,

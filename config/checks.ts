@@ -43,6 +43,9 @@ export function crossChecks(raw: Json): string[] {
   const rInit = num('retry', 'initialMs');
   const rMax = num('retry', 'maxMs');
   if (rInit !== undefined && rMax !== undefined && rMax < rInit) problems.push('retry.maxMs: must be ≥ retry.initialMs');
+  const inFlight = num('writer', 'groupCommit', 'maxInFlight');
+  const pool = num('postgres', 'poolSize');
+  if (inFlight !== undefined && pool !== undefined && inFlight > pool) problems.push(`writer.groupCommit.maxInFlight: must be ≤ postgres.poolSize (${pool}): each transaction holds a connection of the primary`);
   problems.push(...patroniChecks(raw));
   const topic = get(raw, 'kafka', 'topic');
   if (topic !== undefined && topic === get(raw, 'kafka', 'dlqTopic')) problems.push('kafka.dlqTopic: must differ from kafka.topic');

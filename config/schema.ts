@@ -68,7 +68,13 @@ export const configSchema = z.object({
       sasl: z.object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: z.string() }).optional(),
     }),
     elasticsearch: z.object({ node: z.string().url(), index: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be a lowercase index name'), refreshIntervalMs: z.number().int().positive(), username: z.string().optional(), password: z.string().optional() }),
-    writer: z.object({ batchSize: z.number().int().min(1).max(50_000), batchWindowMs: z.number().int().min(0), mailboxCapacity: z.number().int().min(1) }),
+    writer: z.object({
+      batchSize: z.number().int().min(1).max(50_000),
+      batchWindowMs: z.number().int().min(0),
+      mailboxCapacity: z.number().int().min(1),
+      /** The shard writers of one cluster share transactions: at most `maxInFlight` at once, each up to `maxRows` writes. */
+      groupCommit: z.object({ maxRows: z.number().int().min(1).max(100_000), maxInFlight: z.number().int().min(1).max(64) }),
+    }),
     commands: z.object({ maxBytes: z.number().int().min(256), maxTagLength: z.number().int().min(1).max(256), maxEntityLength: z.number().int().min(1).max(512) }),
     indexer: z.object({ poolSize: z.number().int().min(1), groupId: z.string().min(1), analyticsGroupId: z.string().min(1) }),
     retry: backoffSchema,

@@ -3,14 +3,15 @@
 //    commands are valid, the database is what failed; the failover monitor repairs the topology meanwhile;
 //  - poison: bisect the batch to find the bad command(s); they go to the DLQ, the rest is applied;
 //  - fatal (unknown): thrown — the actor crashes, its supervisor restarts it, the ingest re-drives.
-import type { ApplyResult, AssocWrite, ShardStore } from '../../adapters/pg/port.ts';
+import type { ApplyResult, AssocWrite } from '../../adapters/pg/port.ts';
 import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
 import { classify } from '../../lib/classify.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { BatchApplier } from './group-commit.ts';
 
 export interface ApplyDeps {
-  store: ShardStore;
+  store: BatchApplier;
   clock: Clock;
   logger: Logger;
   backoff: BackoffPolicy;
@@ -75,6 +76,18 @@ function merge(results: ApplyResult[]): ApplyResult | null {
     changed: results.reduce((n, r) => n + r.changed, 0),
     versioned: results.reduce((n, r) => n + r.versioned, 0),
     counterDeltas: results.flatMap((r) => r.counterDeltas),
+    perShard: mergePerShard(results.flatMap((r) => r.perShard)),
     commitLsn: results[results.length - 1]!.commitLsn,
   };
+}
+
+function mergePerShard(rows: ApplyResult['perShard']): ApplyResult['perShard'] {
+  const by = new Map<number, { shard: number; changed: number; versioned: number }>();
+  for (const r of rows) {
+    const acc = by.get(r.shard) ?? { shard: r.shard, changed: 0, versioned: 0 };
+    acc.changed += r.changed;
+    acc.versioned += r.versioned;
+    by.set(r.shard, acc);
+  }
+  return [...by.values()].sort((a, b) => a.shard - b.shard);
 }

@@ -1,7 +1,7 @@
 // Shard writer: one per logical shard. Batches commands by size and time window, applies a batch in one
 // set-based transaction (last writer wins by log position), then acks each command once its commit LSN is
 // replayed on a replica. Its buffer lives outside the actor state so a crash fails it instead of losing it.
-import type { AssocWrite, ShardStore } from '../../adapters/pg/port.ts';
+import type { AssocWrite } from '../../adapters/pg/port.ts';
 import type { BackoffPolicy } from '../../lib/backoff.ts';
 import { classify } from '../../lib/classify.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
@@ -11,13 +11,15 @@ import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetterSink } from '../dlq/dead-letter.ts';
 import type { ActorSpec } from '../runtime/system.ts';
 import { applyWithRetry } from './apply.ts';
+import type { BatchApplier } from './group-commit.ts';
 import type { ShardWriterMsg, WriteItem } from './messages.ts';
 import type { ReplicationWatcher } from './replication-watcher.ts';
 
 export interface ShardWriterDeps {
   shard: number;
   cluster: string;
-  store: ShardStore;
+  /** The cluster's group committer (or the store itself). */
+  store: BatchApplier;
   replication: ReplicationWatcher;
   dlq: DeadLetterSink;
   clock: Clock;

@@ -20,6 +20,8 @@ export interface ApplyResult {
   versioned: number;
   /** Per-tag counter deltas that were applied (only real state changes move counters). */
   counterDeltas: Array<{ shard: number; tag: string; delta: number }>;
+  /** `changed` and `versioned` per shard (shards whose rows all stayed as they were are absent). */
+  perShard: Array<{ shard: number; changed: number; versioned: number }>;
   /** WAL position at or after the commit of this batch, on the primary. */
   commitLsn: string;
 }

@@ -53,7 +53,10 @@ counted AS (
 SELECT (SELECT count(*) FROM upserted)::integer AS versioned,
        (SELECT count(*) FROM changes WHERE delta <> 0)::integer AS changed,
        (SELECT coalesce(json_agg(json_build_object('shard', shard, 'tag', tag, 'delta', delta) ORDER BY shard, tag), '[]'::json)
-          FROM deltas) AS deltas`;
+          FROM deltas) AS deltas,
+       (SELECT coalesce(json_agg(json_build_object('shard', shard, 'versioned', versioned, 'changed', changed) ORDER BY shard), '[]'::json)
+          FROM (SELECT shard, count(*)::integer AS versioned, (count(*) FILTER (WHERE delta <> 0))::integer AS changed
+                FROM changes GROUP BY shard) s) AS per_shard`;
 
 export const CURRENT_LSN = `SELECT pg_current_wal_lsn()::text AS lsn`;
 
@@ -80,12 +83,12 @@ export type BatchOutcome = Omit<ApplyResult, 'commitLsn'>;
 
 /** BEGIN; lock the batch's shards; the set-based upsert; COMMIT; then the WAL position on the same session. */
 export async function applyBatchSql(q: Queryable, writes: AssocWrite[]): Promise<ApplyResult> {
-  let outcome: BatchOutcome = { changed: 0, versioned: 0, counterDeltas: [] };
+  let outcome: BatchOutcome = { changed: 0, versioned: 0, counterDeltas: [], perShard: [] };
   if (writes.length > 0) {
     const cols = columns(writes);
     outcome = await inTransaction(q, async () => {
       await q.query(LOCK_SHARDS, [[...new Set(cols.shard)]]);
-      const [row] = await q.query<{ versioned: number; changed: number; deltas: unknown }>(APPLY_BATCH, [cols.shard, cols.entity, cols.tag, cols.attached, cols.partition, cols.offset, cols.at]);
+      const [row] = await q.query<OutcomeRow>(APPLY_BATCH, [cols.shard, cols.entity, cols.tag, cols.attached, cols.partition, cols.offset, cols.at]);
       return parseOutcome(row);
     });
   }
@@ -110,14 +113,23 @@ function columns(writes: AssocWrite[]) {
   return c;
 }
 
-function parseOutcome(row: { versioned: number; changed: number; deltas: unknown } | undefined): BatchOutcome {
-  if (!row) return { changed: 0, versioned: 0, counterDeltas: [] };
-  const raw = typeof row.deltas === 'string' ? (JSON.parse(row.deltas) as unknown) : row.deltas;
-  const deltas = Array.isArray(raw) ? (raw as Array<{ shard: unknown; tag: unknown; delta: unknown }>) : [];
+type OutcomeRow = { versioned: number; changed: number; deltas: unknown; per_shard: unknown };
+
+/** pg parses json columns, PGlite may hand them over as text. */
+function jsonArray<T>(v: unknown): T[] {
+  const raw = typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
+  return Array.isArray(raw) ? (raw as T[]) : [];
+}
+
+function parseOutcome(row: OutcomeRow | undefined): BatchOutcome {
+  if (!row) return { changed: 0, versioned: 0, counterDeltas: [], perShard: [] };
+  const deltas = jsonArray<{ shard: unknown; tag: unknown; delta: unknown }>(row.deltas);
+  const perShard = jsonArray<{ shard: unknown; versioned: unknown; changed: unknown }>(row.per_shard);
   return {
     versioned: Number(row.versioned),
     changed: Number(row.changed),
     counterDeltas: deltas.map((d) => ({ shard: Number(d.shard), tag: String(d.tag), delta: Number(d.delta) })),
+    perShard: perShard.map((s) => ({ shard: Number(s.shard), versioned: Number(s.versioned), changed: Number(s.changed) })),
   };
 }
 

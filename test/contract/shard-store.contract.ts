@@ -90,6 +90,20 @@ export function shardStoreContract(name: string, make: () => Promise<ShardStoreH
       expect(await store.shardCounts(id.shard)).toEqual([{ tag: t, count: 1 }]);
     });
 
+    it('a batch of several shards (a group commit) reports changed and versioned per shard', async () => {
+      const [a, b, c, t] = [id.entity('a'), id.entity('b'), id.entity('c'), id.tag()];
+      const other = (id.shard + 1) % 64;
+      await store.applyBatch([w(c, t, true, 1, other)]);
+      const r = await store.applyBatch([w(a, t, true, 3), w(b, t, false, 4), w(c, t, true, 2, other), w(c, t, false, 5, other)]);
+      expect(r).toMatchObject({ changed: 2, versioned: 3 });
+      expect(r.perShard.sort((x, y) => x.shard - y.shard)).toEqual(
+        [
+          { shard: id.shard, changed: 1, versioned: 2 },
+          { shard: other, changed: 1, versioned: 1 },
+        ].sort((x, y) => x.shard - y.shard),
+      );
+    });
+
     it('counters move only on a real state change; a detach of an unknown association leaves a tombstone', async () => {
       const [e, f, t] = [id.entity('e'), id.entity('f'), id.tag()];
       await store.applyBatch([w(e, t, true, 1)]);

@@ -21,7 +21,7 @@ describe('applyWithRetry wake', () => {
       applyBatch: async () => {
         calls.push(clock.now());
         if (!rerouted) throw refused();
-        return { changed: 1, versioned: 1, counterDeltas: [], commitLsn: '0/10' };
+        return { changed: 1, versioned: 1, counterDeltas: [], perShard: [], commitLsn: '0/10' };
       },
     } as unknown as ShardStore;
     let topology = new AbortController();

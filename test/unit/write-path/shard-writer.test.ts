@@ -45,7 +45,7 @@ describe('ShardWriter batch window', () => {
     const applied: number[] = [];
     const store = fakeStore(async (w) => {
       applied.push(w.length);
-      return { changed: w.length, versioned: w.length, counterDeltas: [], commitLsn: '0/1' };
+      return { changed: w.length, versioned: w.length, counterDeltas: [], perShard: [], commitLsn: '0/1' };
     });
     const writer = new ShardWriter({
       shard: 0, cluster: 'c', store, replication: new ReplicationWatcher(store, { clock, logger: silentLogger() }),
