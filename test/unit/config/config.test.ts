@@ -41,6 +41,11 @@ describe('loadConfig', () => {
     expect((caught as ConfigError).code).toBe('TS_ERR_CONFIG_INVALID');
   });
 
+  it('refuses more concurrent group commits than the primary has connections', () => {
+    expect(() => loadConfig({ env: { TAGSTREAM_POSTGRES__POOL_SIZE: '2', TAGSTREAM_WRITER__GROUP_COMMIT__MAX_IN_FLIGHT: '3' } })).toThrow(/writer\.groupCommit\.maxInFlight: must be ≤ postgres\.poolSize \(2\)/);
+    expect(loadConfig({ env: { TAGSTREAM_POSTGRES__POOL_SIZE: '3', TAGSTREAM_WRITER__GROUP_COMMIT__MAX_IN_FLIGHT: '3' } }).writer.groupCommit.maxInFlight).toBe(3);
+  });
+
   it('production requires real addresses and forbids fault injection', () => {
     let caught: ConfigError | undefined;
     try {
