@@ -63,7 +63,7 @@ async function copyBaseline(ports: number[], seconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const events = argNum('events', 600_000);
+  const events = argNum('events', 1_500_000);
   const base = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' } } });
   say('ingest bench: starting services');
   await ensureServices(base, { log: () => undefined });
