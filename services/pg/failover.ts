@@ -45,20 +45,29 @@ export async function rewindAsReplica(l: ServicesLayout, node: PgNodeSpec, newPr
   // "no rewind required" while the old primary has diverged.
   await query(newPrimary, 'CHECKPOINT', [], { timeoutMs: 60_000 });
   await ensureSlot(newPrimary, node.slot);
-  let method: RewindMethod = 'pg_rewind';
   const rewind = await run(`${l.pgBin}/pg_rewind`, ['-D', node.dataDir, `--source-server=${conninfo(newPrimary.port)} dbname=postgres`, '-R', '--no-sync'], { user: l.pgUser, check: false, timeoutMs: 300_000 });
   if (rewind.code === 0) {
     // pg_rewind copied the source's postgresql.auto.conf: state this node's own source and slot again.
     setStandbySource(node, newPrimary.port);
+    // A rewound node replays from the last checkpoint before the divergence; when the new primary has already
+    // recycled that WAL ("requested WAL segment … has already been removed") it never becomes consistent.
+    // It gets a bounded chance to stream, then a fresh base backup.
+    await startNode(l, node, { wait: false });
+    try {
+      await waitStreaming(newPrimary, [node], 30_000);
+      return 'pg_rewind';
+    } catch (err) {
+      appendFileSync(node.logFile, `\n[tagstream services] the rewound node did not stream from ${newPrimary.name} (${err instanceof Error ? err.message : String(err)}); re-seeding with pg_basebackup\n`);
+      await stopNode(l, node);
+    }
   } else {
     // Keep pg_rewind's reason next to the node's server log; the caller learns the method that worked.
     appendFileSync(node.logFile, `\n[tagstream services] pg_rewind failed, re-seeding with pg_basebackup:\n${rewind.stderr}\n`);
-    method = 'basebackup';
-    await basebackup(l, node, newPrimary);
   }
+  await basebackup(l, node, newPrimary);
   await startNode(l, node);
   await waitStreaming(newPrimary, [node], 30_000);
-  return method;
+  return 'basebackup';
 }
 
 /** WAL positions, for tests that compare replicas (pg_last_wal_receive_lsn / replay LSN). */

@@ -28,12 +28,16 @@ export async function ownedDir(l: ServicesLayout, dir: string): Promise<void> {
   await run('install', ['-d', '-o', l.pgUser, '-g', l.pgUser, '-m', '700', dir]);
 }
 
-export async function startNode(l: ServicesLayout, spec: PgNodeSpec): Promise<void> {
+/**
+ * Starts a node. `wait: false` returns once the postmaster runs, without waiting for connections: a standby
+ * that cannot reach a consistent state (the WAL it needs is gone) would otherwise hold pg_ctl for minutes.
+ */
+export async function startNode(l: ServicesLayout, spec: PgNodeSpec, opts: { wait?: boolean } = {}): Promise<void> {
   if (postmasterPid(spec) !== undefined) return;
   clearStaleLock(spec);
   await claimPort(spec.port, spec.name, { runDir: l.runDir, takeOver: l.takeOver });
   await writeNodeConf(l, spec);
-  await asPostgres(l, 'pg_ctl', ['-D', spec.dataDir, '-l', spec.logFile, '-w', '-t', '120', '-s', 'start']);
+  await asPostgres(l, 'pg_ctl', ['-D', spec.dataDir, '-l', spec.logFile, ...(opts.wait === false ? ['-W'] : ['-w', '-t', '120']), '-s', 'start']);
 }
 
 /**
