@@ -45,28 +45,56 @@ export async function rewindAsReplica(l: ServicesLayout, node: PgNodeSpec, newPr
   // "no rewind required" while the old primary has diverged.
   await query(newPrimary, 'CHECKPOINT', [], { timeoutMs: 60_000 });
   await ensureSlot(newPrimary, node.slot);
-  const rewind = await run(`${l.pgBin}/pg_rewind`, ['-D', node.dataDir, `--source-server=${conninfo(newPrimary.port)} dbname=postgres`, '-R', '--no-sync'], { user: l.pgUser, check: false, timeoutMs: 300_000 });
-  if (rewind.code === 0) {
-    // pg_rewind copied the source's postgresql.auto.conf: state this node's own source and slot again.
-    setStandbySource(node, newPrimary.port);
-    // A rewound node replays from the last checkpoint before the divergence; when the new primary has already
-    // recycled that WAL ("requested WAL segment … has already been removed") it never becomes consistent.
-    // It gets a bounded chance to stream, then a fresh base backup.
-    await startNode(l, node, { wait: false });
+  return reseedWith({
+    rewind: async () => {
+      const r = await run(`${l.pgBin}/pg_rewind`, ['-D', node.dataDir, `--source-server=${conninfo(newPrimary.port)} dbname=postgres`, '-R', '--no-sync'], { user: l.pgUser, check: false, timeoutMs: 300_000 });
+      // pg_rewind copied the source's postgresql.auto.conf: state this node's own source and slot again.
+      if (r.code === 0) setStandbySource(node, newPrimary.port);
+      return r.code === 0 ? null : r.stderr;
+    },
+    start: (wait) => startNode(l, node, { wait }),
+    streaming: () => waitStreaming(newPrimary, [node], 30_000),
+    stop: () => stopNode(l, node),
+    basebackup: () => basebackup(l, node, newPrimary),
+    // Kept next to the node's server log; the caller learns the method that worked.
+    note: (line) => appendFileSync(node.logFile, `\n[tagstream services] ${line}\n`),
+  });
+}
+
+export interface ReseedSteps {
+  /** null when pg_rewind worked, else its reason. */
+  rewind(): Promise<string | null>;
+  start(wait: boolean): Promise<void>;
+  /** Resolves once the node streams from the new primary; rejects after a bounded wait. */
+  streaming(): Promise<void>;
+  stop(): Promise<void>;
+  basebackup(): Promise<void>;
+  note(line: string): void;
+}
+
+/**
+ * pg_rewind, then a bounded chance to stream; a fresh base backup when either fails. A rewound node replays
+ * from the last checkpoint before the divergence: when the new primary has already recycled that WAL
+ * ("requested WAL segment … has already been removed") it never becomes consistent, and waiting for its
+ * connections would hold the re-seed for minutes.
+ */
+export async function reseedWith(steps: ReseedSteps): Promise<RewindMethod> {
+  const failed = await steps.rewind();
+  if (failed === null) {
+    await steps.start(false);
     try {
-      await waitStreaming(newPrimary, [node], 30_000);
+      await steps.streaming();
       return 'pg_rewind';
     } catch (err) {
-      appendFileSync(node.logFile, `\n[tagstream services] the rewound node did not stream from ${newPrimary.name} (${err instanceof Error ? err.message : String(err)}); re-seeding with pg_basebackup\n`);
-      await stopNode(l, node);
+      steps.note(`the rewound node did not stream (${err instanceof Error ? err.message : String(err)}); re-seeding with pg_basebackup`);
+      await steps.stop();
     }
   } else {
-    // Keep pg_rewind's reason next to the node's server log; the caller learns the method that worked.
-    appendFileSync(node.logFile, `\n[tagstream services] pg_rewind failed, re-seeding with pg_basebackup:\n${rewind.stderr}\n`);
+    steps.note(`pg_rewind failed, re-seeding with pg_basebackup:\n${failed}`);
   }
-  await basebackup(l, node, newPrimary);
-  await startNode(l, node);
-  await waitStreaming(newPrimary, [node], 30_000);
+  await steps.basebackup();
+  await steps.start(true);
+  await steps.streaming();
   return 'basebackup';
 }
 
