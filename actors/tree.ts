@@ -169,6 +169,8 @@ export function createTree(deps: TreeDeps): Tree {
       await step('creating the command topic', () => deps.log.ensureTopic(config.kafka.topic, config.kafka.partitions));
       await step('creating the dead letter topic', () => deps.log.ensureTopic(config.kafka.dlqTopic, 1));
       await step('creating the parking topic', () => deps.log.ensureTopic(config.kafka.parkingTopic, 1));
+      // After a failover and a restart the configured first node may be a replica (or a fenced old primary).
+      for (const [name, store] of deps.stores) await step(`locating the primary of cluster ${name}`, () => store.discoverPrimary());
       for (const [name, store] of deps.stores) await step(`migrating cluster ${name}`, () => store.migrate());
       await step('joining the writers consumer group', () => ingest.start());
     },

@@ -38,7 +38,10 @@ export interface PgShardStoreOptions {
 const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn`;
+  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN NULL
+       ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+  current_setting('default_transaction_read_only')::boolean AS read_only`;
 
 /** Margin between the server's statement_timeout and our own read timeout, so the server's cleaner error wins. */
 const READ_TIMEOUT_MARGIN_MS = 500;
@@ -92,12 +95,14 @@ class PgDriver implements NodeDriver {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const res = await client.query<{ recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null }>(PROBE_SQL);
+      const res = await client.query<{ recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null; timeline: number | null; read_only: boolean }>(PROBE_SQL);
       const r = res.rows[0]!;
       const p: NodeProbe = { name: node, up: true, role: r.recovery ? 'replica' : 'primary', latencyMs: this.clock.now() - started };
       if (r.current_lsn) p.currentLsn = r.current_lsn;
       if (r.receive_lsn) p.receiveLsn = r.receive_lsn;
       if (r.replay_lsn) p.replayLsn = r.replay_lsn;
+      if (r.timeline !== null) p.timeline = Number(r.timeline);
+      if (!r.recovery && r.read_only) p.readOnly = true;
       void client.end().catch(() => undefined);
       return p;
     } catch (err) {

@@ -64,6 +64,10 @@ export interface NodeProbe {
   replayLsn?: string;
   latencyMs?: number;
   error?: string;
+  /** Primary: the timeline it writes on (a newer promotion has a higher one). */
+  timeline?: number;
+  /** Primary that refuses writes (default_transaction_read_only: fenced by a failover). */
+  readOnly?: boolean;
 }
 
 export interface Topology {
@@ -94,6 +98,12 @@ export interface ShardStore {
   shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>>;
   probe(): Promise<NodeProbe[]>;
   topology(): Topology;
+  /**
+   * At start: the configured order names the initial primary, but after a failover (and a restart of the
+   * daemon) another node leads. Probes every node and routes writes to the one that accepts them; see
+   * RoutedShardStore.discoverPrimary. Resolves with the topology it settled on.
+   */
+  discoverPrimary(): Promise<Topology>;
   /** Reroute: from now on writes go to `primary` only; `fenced` nodes get no connection of ours. */
   setTopology(t: Topology): Promise<void>;
   /**

@@ -126,6 +126,32 @@ export class RoutedShardStore implements ShardStore {
     );
   }
 
+  /**
+   * Nodes that accept writes (up, not in recovery, not read-only) are primary candidates: the one on the
+   * newest timeline leads (ties: configured order); any other candidate is an old primary that came back
+   * diverged and is fenced. A read-only non-replica (fenced by a failover) is fenced too. Replicas and
+   * unreachable nodes stay replicas. No candidate at all (the primary is down at start): the current
+   * topology stays, and the failover monitor takes it from there.
+   */
+  async discoverPrimary(): Promise<Topology> {
+    const probes = await this.probe();
+    const writable = probes
+      .map((p, i) => ({ p, i }))
+      .filter(({ p }) => p.up && p.role === 'primary' && !p.readOnly)
+      .sort((a, b) => (b.p.timeline ?? 0) - (a.p.timeline ?? 0) || a.i - b.i);
+    const leader = writable[0]?.p.name;
+    if (!leader) {
+      this.log.warn({ cluster: this.cluster, probes: probes.map((p) => ({ node: p.name, up: p.up, role: p.role, error: p.error })) }, 'no node accepts writes at start: keeping the configured primary');
+      return this.topology();
+    }
+    const fenced = probes.filter((p) => p.name !== leader && p.up && p.role === 'primary').map((p) => p.name);
+    const replicas = this.nodes.filter((n) => n !== leader && !fenced.includes(n) && !this.fenced.has(n));
+    if (leader === this.topo.primary && fenced.length === 0) return this.topology();
+    this.log.warn({ cluster: this.cluster, configured: this.topo.primary, primary: leader, fenced }, 'the primary is not the configured one (a failover happened before this start): following it');
+    await this.setTopology({ primary: leader, replicas, fenced: [...new Set([...this.fenced, ...fenced])] });
+    return this.topology();
+  }
+
   topology(): Topology {
     return { primary: this.topo.primary, replicas: [...this.topo.replicas], fenced: [...this.fenced] };
   }

@@ -93,4 +93,27 @@ describe('write path across a manual promotion (real Kafka + PostgreSQL)', () =>
     // Some of the model's associations live on pg0, so the check above covered the promoted cluster.
     expect([...expected.assoc.keys()].some((k) => clusterOfShard(config, shardOf(k.split('|')[0]!, config.shards.count)) === 'pg0')).toBe(true);
   }, 300_000);
+
+  it('a daemon started after the promotion writes to the new primary; the old one, back and writable, is fenced', async () => {
+    // The configured order still names pg0-n0 first; it is dead.
+    const fresh = await createShardStores(config, logger);
+    try {
+      expect(await fresh.get('pg0')!.discoverPrimary()).toMatchObject({ primary: 'pg0-n1' });
+    } finally {
+      for (const s of fresh.values()) await s.close();
+    }
+    // The old primary comes back on its old timeline, writable and diverged (split brain): the newer timeline leads.
+    await services.startNode(config, { cluster: 0, node: 0 });
+    expect(await services.nodeRole(config, { cluster: 0, node: 0 })).toBe('primary');
+    const again = await createShardStores(config, logger);
+    try {
+      const t = await again.get('pg0')!.discoverPrimary();
+      expect(t).toMatchObject({ primary: 'pg0-n1', fenced: ['pg0-n0'] });
+      expect(t.replicas).toEqual(['pg0-n2']);
+      // pg1 never failed over: its configured primary stays.
+      expect((await again.get('pg1')!.discoverPrimary()).primary).toBe('pg1-n0');
+    } finally {
+      for (const s of again.values()) await s.close();
+    }
+  }, 120_000);
 });
