@@ -1,7 +1,7 @@
 // HTTP of the indexing slice. Public: GET /v1/search (hits and how fresh the index is), GET /v1/analytics/usage.
 // Operator (Authorization: Bearer <http.adminToken>): the DLQ (list, replay, park) and reconcile — what the
 // `tagstream dlq …` and `tagstream reconcile` commands call.
-import { FEATURES_LIMITED_HEADER } from '../../web/http/read-routes.ts';
+import { FEATURES_LIMITED_HEADER, headerValue } from '../../web/http/read-routes.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UsageRow } from '../../adapters/analytics/port.ts';
@@ -61,7 +61,7 @@ export function registerIndexingRoutes(app: FastifyInstance, d: IndexingRouteDep
     if (tag.length > d.limits.maxTagLength || !TAG_RE.test(tag)) throw badRequest(`tag: at most ${d.limits.maxTagLength} letters, digits, space, _ . - (starting with a letter or digit)`);
     const limit = int(req.query.limit, 'limit', 0, 1_000, 20)!;
     const res = await d.search(tag, limit);
-    if (res.featuresLimited) reply.header(FEATURES_LIMITED_HEADER, res.reason ?? 'degraded');
+    if (res.featuresLimited) reply.header(FEATURES_LIMITED_HEADER, headerValue(res.reason ?? 'degraded'));
     return { tag, total: res.total, hits: res.hits, freshness: d.freshness(), featuresLimited: res.featuresLimited ?? false, ...(res.reason ? { reason: res.reason } : {}), ...(res.asOf !== undefined ? { asOf: new Date(res.asOf).toISOString() } : {}) };
   });
 

@@ -15,6 +15,22 @@ export const TOKEN_HEADER = 'x-consistency-token';
 export const SOURCE_HEADER = 'x-tagstream-source';
 export const FEATURES_LIMITED_HEADER = 'x-tagstream-features-limited';
 
+const HEADER_ASCII: Record<string, string> = { '“': '"', '”': '"', '‘': "'", '’': "'", '—': '-', '–': '-', '…': '...', '→': '->', '≥': '>=', '≤': '<=' };
+
+/**
+ * A reason as an HTTP header value: printable ASCII on one line, at most 200 characters. Reasons often quote a
+ * backend's error message, and Node refuses a header with a newline or a non-Latin-1 character — the degraded
+ * answer would have become a 500. The body keeps the reason whole.
+ */
+export function headerValue(reason: string): string {
+  const ascii = reason
+    .replace(/[“”‘’—–…→≥≤]/g, (c) => HEADER_ASCII[c] ?? '?')
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
+  return (ascii.length > 200 ? `${ascii.slice(0, 197)}...` : ascii) || 'degraded';
+}
+
 export interface ReadRouteDeps {
   reads: { entityTags(entity: string, token?: ConsistencyToken): Promise<EntityTagsAnswer>; popularTags(limit: number): Promise<PopularAnswer>; shedPopular(limit: number): PopularAnswer };
   /** Read requests in progress beyond which new ones are shed at once (entity: 503; popular: last-known-good). */
@@ -101,7 +117,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDeps): v
     metrics.readRequests.inc({ endpoint: 'popular-tags', source: answer.source });
     metrics.readSeconds.observe({ endpoint: 'popular-tags' }, (clock.now() - started) / 1000);
     reply.header(SOURCE_HEADER, answer.source);
-    if (answer.featuresLimited) reply.header(FEATURES_LIMITED_HEADER, answer.reason ?? 'degraded');
+    if (answer.featuresLimited) reply.header(FEATURES_LIMITED_HEADER, headerValue(answer.reason ?? 'degraded'));
     return reply.send({ ...answer, ...(answer.asOf !== undefined ? { asOf: new Date(answer.asOf).toISOString() } : {}) });
   });
 }
