@@ -28,7 +28,7 @@ export interface TreeDeps {
     onBatch?: (info: { shard: number; size: number; changed: number; ms: number }) => void;
     onCommitted?: (partition: number, offset: bigint) => void;
     onInvalid?: (code: string) => void;
-    /** A group commit of several shard batches committed in one transaction of `cluster`. */
+    /** A transaction of `cluster` committed; `members`: how many shard batches it held (group commit). */
     onGroupCommit?: (info: { cluster: string; members: number; rows: number }) => void;
     onDeadLetter?: () => void;
     /** A batch was committed on the primary (the read side invalidates its cache after commit). */

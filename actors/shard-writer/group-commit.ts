@@ -52,11 +52,6 @@ export class GroupCommitter implements BatchApplier {
     return this.inner.cluster;
   }
 
-  /** Batches waiting for a transaction (a gauge for the dashboard and tests). */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   applyBatch(writes: AssocWrite[]): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
       this.queue.push({ writes, shards: new Set(writes.map((w) => w.shard)), resolve, reject });
