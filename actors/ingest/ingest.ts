@@ -3,7 +3,7 @@
 // commits offsets only past records that are done (contract 3). A failed write or a promoted cluster rewinds
 // every partition to its committed offset: idempotent writes make the re-delivery safe.
 import type { CommandLog, LogBatch, LogRecord, Subscription } from '../../adapters/kafka/port.ts';
-import { validateCommand, shardOf, type CommandLimits } from '../../lib/command.ts';
+import { validateCommand, shardOf, type CommandLimits, type PositionedCommand } from '../../lib/command.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetterSink } from '../dlq/dead-letter.ts';
@@ -65,6 +65,7 @@ export class Ingest {
     if (this.rewinding) await this.rewinding;
     if (gen !== this.generation) return;
     const byShard = new Map<number, WriteItem[]>();
+    const ctx: BatchContext = { gen, done: (p, o) => this.done(gen, p, o), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
     for (const rec of batch.records) {
       if (gen !== this.generation || this.draining) return; // rewound mid-batch: the records come again
       const offset = BigInt(rec.offset);
@@ -79,21 +80,16 @@ export class Ingest {
         continue; // already tracked in this generation (a redelivered batch)
       }
       this.positions.set(rec.partition, offset);
-      const done = () => this.done(gen, rec.partition, offset);
       const v = validateCommand(rec.value, this.deps.limits, rec.key);
       if (!v.ok) {
         this.deps.onInvalid?.(v.code);
-        this.deadLetter(rec, v.code, v.message).then(done, (err: unknown) => this.failed(gen, err));
+        this.deadLetter(rec, v.code, v.message).then(() => ctx.done(rec.partition, offset), ctx.fail);
         continue;
       }
-      const shard = shardOf(v.command.entity, this.deps.shardCount);
-      const item: WriteItem = {
-        command: { ...v.command, partition: rec.partition, offset: rec.offset },
-        shard,
-        ack: done,
-        fail: (err) => this.failed(gen, err),
-        onApplied: (a) => this.deps.onApplied?.(rec.partition, rec.offset, a),
-      };
+      const c = v.command;
+      const shard = shardOf(c.entity, this.deps.shardCount);
+      const command: PositionedCommand = { id: c.id, op: c.op, entity: c.entity, tag: c.tag, actor: c.actor, at: c.at, partition: rec.partition, offset: rec.offset };
+      const item = new IngestItem(command, shard, offset, ctx);
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(item);
@@ -192,5 +188,35 @@ export class Ingest {
     if (this.commitTimer !== null) this.deps.clock.clearTimeout(this.commitTimer);
     await this.sub?.stop();
     this.sub = null;
+  }
+}
+
+/** What the items of one delivered batch share: one set of callbacks per batch, not three closures per record. */
+interface BatchContext {
+  gen: number;
+  done: (partition: number, offset: bigint) => void;
+  fail: (err: unknown) => void;
+  applied: IngestDeps['onApplied'];
+}
+
+/** A command on its way to its shard writer; reports back to the ingest that delivered it. */
+class IngestItem implements WriteItem {
+  constructor(
+    readonly command: PositionedCommand,
+    readonly shard: number,
+    private readonly position: bigint,
+    private readonly ctx: BatchContext,
+  ) {}
+
+  ack(): void {
+    this.ctx.done(this.command.partition, this.position);
+  }
+
+  fail(err: unknown): void {
+    this.ctx.fail(err);
+  }
+
+  onApplied(a: Applied): void {
+    this.ctx.applied?.(this.command.partition, this.command.offset, a);
   }
 }

@@ -118,18 +118,26 @@ export class ShardWriter {
           firstFailureAt: now,
           lastFailureAt: now,
         })
-        .then(item.ack, item.fail);
+        .then(
+          () => item.ack(),
+          (err: unknown) => item.fail(err),
+        );
     }
-    const applied = items.filter((_, i) => !poisoned.has(i));
+    const applied = poisoned.size === 0 ? items : items.filter((_, i) => !poisoned.has(i));
     if (!outcome.result || applied.length === 0) return;
     const { commitLsn, changed } = outcome.result;
     deps.onBatch?.({ shard: deps.shard, size: applied.length, changed, ms: deps.clock.now() - started });
-    for (const it of applied) it.onApplied?.({ shard: it.shard, cluster: deps.cluster, commitLsn, changed: changed > 0 });
+    const a = { shard: deps.shard, cluster: deps.cluster, commitLsn, changed: changed > 0 }; // one per batch: every item is this shard's
+    for (const it of applied) it.onApplied?.(a);
     deps.onApplied?.(applied, commitLsn);
     // Pipelined: the next batch applies while this one's replication is confirmed.
     deps.replication.waitFor(commitLsn, epoch).then(
-      () => applied.forEach((it) => it.ack()),
-      (err: unknown) => applied.forEach((it) => it.fail(err)),
+      () => {
+        for (const it of applied) it.ack();
+      },
+      (err: unknown) => {
+        for (const it of applied) it.fail(err);
+      },
     );
   }
 

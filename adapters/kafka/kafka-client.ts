@@ -84,9 +84,13 @@ export function pinoLogCreator(root: Logger): logCreator {
 
 export function toLogRecord(topic: string, partition: number, m: KafkaMessage): LogRecord {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) headers[k] = first.toString();
+  const raw = m.headers;
+  if (raw) {
+    for (const k in raw) {
+      const v = raw[k];
+      const first = Array.isArray(v) ? v[0] : v;
+      if (first !== undefined) headers[k] = first.toString();
+    }
   }
   return {
     topic,

@@ -87,7 +87,7 @@ export async function applyBatchSql(q: Queryable, writes: AssocWrite[]): Promise
   if (writes.length > 0) {
     const cols = columns(writes);
     outcome = await inTransaction(q, async () => {
-      await q.query(LOCK_SHARDS, [[...new Set(cols.shard)]]);
+      await q.query(LOCK_SHARDS, [shardSet(writes)]);
       const [row] = await q.query<OutcomeRow>(APPLY_BATCH, [cols.shard, cols.entity, cols.tag, cols.attached, cols.partition, cols.offset, cols.at]);
       return parseOutcome(row);
     });
@@ -96,21 +96,46 @@ export async function applyBatchSql(q: Queryable, writes: AssocWrite[]): Promise
   return { ...outcome, commitLsn: String(lsn?.lsn) };
 }
 
+/**
+ * The batch as seven array literals, built here in one pass: pg's generic array encoder (a prepareValue and two
+ * regex replaces per element) was ~8% of the write path's CPU. Every text element is quoted, and escaped only if
+ * it holds a quote or a backslash.
+ */
 function columns(writes: AssocWrite[]) {
   const n = writes.length;
-  const c = { shard: new Array<number>(n), entity: new Array<string>(n), tag: new Array<string>(n), attached: new Array<boolean>(n), partition: new Array<number>(n), offset: new Array<string>(n), at: new Array<number>(n) };
+  let shard = '{';
+  let entity = '{';
+  let tag = '{';
+  let attached = '{';
+  let partition = '{';
+  let offset = '{';
+  let at = '{';
   for (let i = 0; i < n; i++) {
     const w = writes[i]!;
     if (!/^\d{1,19}$/.test(w.offset)) throw new TypeError(`offset must be a non-negative integer string (got "${String(w.offset).slice(0, 32)}")`);
-    c.shard[i] = w.shard;
-    c.entity[i] = w.entity;
-    c.tag[i] = w.tag;
-    c.attached[i] = w.attached;
-    c.partition[i] = w.partition;
-    c.offset[i] = w.offset;
-    c.at[i] = w.at;
+    if (!Number.isInteger(w.shard) || !Number.isInteger(w.partition) || !Number.isFinite(w.at)) throw new TypeError(`shard, partition and at must be numbers (got ${w.shard}, ${w.partition}, ${w.at})`);
+    const sep = i === 0 ? '' : ',';
+    shard += sep + w.shard;
+    entity += sep + quoteElement(w.entity);
+    tag += sep + quoteElement(w.tag);
+    attached += w.attached ? `${sep}t` : `${sep}f`;
+    partition += sep + w.partition;
+    offset += sep + w.offset;
+    at += sep + w.at;
   }
-  return c;
+  return { shard: shard + '}', entity: entity + '}', tag: tag + '}', attached: attached + '}', partition: partition + '}', offset: offset + '}', at: at + '}' };
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/** One element of a text[] literal: always quoted (so NULL, commas, braces and spaces are plain text). */
+function quoteElement(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? `"${s.replace(/["\\]/g, '\\$&')}"` : `"${s}"`;
+}
+
+/** Distinct shards of the batch, as an int[] literal. */
+function shardSet(writes: AssocWrite[]): string {
+  return `{${[...new Set(writes.map((w) => w.shard))].join(',')}}`;
 }
 
 type OutcomeRow = { versioned: number; changed: number; deltas: unknown; per_shard: unknown };

@@ -171,7 +171,7 @@ export function shardStoreContract(name: string, make: () => Promise<ShardStoreH
 
     it('keeps entity names and tags with punctuation and non-ASCII letters intact', async () => {
       const e = `${id.entity()}:a,b{c}"d"\\e`;
-      const tags = [`${id.tag()} Ünïcødé`, `${id.tag()} needs review`].sort();
+      const tags = [`${id.tag()} Ünïcødé`, `${id.tag()} needs review`, 'NULL', `${id.tag()} {x}, "y" \\z`].sort();
       await store.applyBatch(tags.map((t, i) => w(e, t, true, 50 + i)));
       expect((await store.entityTags(id.shard, e, { primary: true })).tags).toEqual(tags);
       expect((await store.entityTags(id.shard + 1, e, { primary: true })).tags).toEqual([]);

@@ -43,12 +43,20 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps):
     const v = validateCommand(value, deps.limits, entity);
     if (!v.ok) throw badRequest(v.message);
     if (deps.isDraining()) throw Object.assign(new Error('shutting down'), { code: 'TS_ERR_SHUTTING_DOWN' });
-    const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
-    const accepted = { status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset };
-    if (wait === 'none') return reply.code(202).send(accepted);
-    const a = await deps.applied.wait(pos!.partition, pos!.offset, timeoutMs);
-    if (!a) return reply.code(202).send({ ...accepted, applied: false, reason: `not applied within ${timeoutMs} ms; it is durable in the log and will be applied` });
-    return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token: signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret) });
+    if (wait === 'none') {
+      const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
+      return reply.code(202).send({ status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset });
+    }
+    const release = deps.applied.expect(); // before producing: the application may come before our wait() does
+    try {
+      const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
+      const accepted = { status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset };
+      const a = await deps.applied.wait(pos!.partition, pos!.offset, timeoutMs);
+      if (!a) return reply.code(202).send({ ...accepted, applied: false, reason: `not applied within ${timeoutMs} ms; it is durable in the log and will be applied` });
+      return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token: signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret) });
+    } finally {
+      release();
+    }
   };
   app.post<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('attach') as never);
   app.delete<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('detach') as never);
