@@ -63,7 +63,7 @@ async function copyBaseline(ports: number[], seconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const events = argNum('events', 1_500_000);
+  const events = argNum('events', 3_000_000); // ≥ 60 s of drain at ~50 k/s on the 2-core machine
   const base = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' } } });
   say('ingest bench: starting services');
   await ensureServices(base, { log: () => undefined });
@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   const drainS = (Date.now() - t0) / 1000;
   const eventsPerS = events / drainS;
   say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s`);
+  if (drainS < 60) say(`  note: the drain took under 60 s; the goal asks for ≥ 60 s sustained: run with more --events`);
 
   say('phase 2: paced load (2,000 events/s for 20 s) for produce→committed latency…');
   const paceEnd = Date.now() + 20_000;
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   await log.close();
   const ratio = eventsPerS / copyRate;
   say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}`);
-  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb }));
+  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb }));
   process.exit(0);
 }
 
