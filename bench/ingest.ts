@@ -63,7 +63,7 @@ async function copyBaseline(ports: number[], seconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const events = argNum('events', 3_000_000); // ≥ 60 s of drain at ~50 k/s on the 2-core machine
+  const events = argNum('events', 5_000_000); // ≥ 60 s of drain at ~65 k/s on the 2-core machine
   const base = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' } } });
   say('ingest bench: starting services');
   await ensureServices(base, { log: () => undefined });

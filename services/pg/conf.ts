@@ -11,7 +11,11 @@ const CLUSTER_CONF = `# Written by tagstream services/ — settings for a local 
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 200
-shared_buffers = '64MB'
+# Write-heavy: the upserts touch random index pages of a table larger than 64 MB, and frequent checkpoints
+# (max_wal_size 1GB) fill the WAL with full-page images that every replica must replay too.
+shared_buffers = '256MB'
+max_wal_size = '4GB'
+wal_compression = lz4
 wal_level = replica
 wal_log_hints = on
 max_wal_senders = 10
