@@ -1,9 +1,11 @@
 // An open-loop HTTP load generator for 127.0.0.1: requests are started on a fixed schedule (rate per second),
 // whatever the answers do, and each latency is measured from the request's *scheduled* start, so a stall shows
 // up in the percentiles instead of silently lowering the rate (no coordinated omission). Bounded in count,
-// time and concurrency.
+// time and concurrency. Requests go through a lean keep-alive client (raw-http.ts) so that the generator takes
+// as little as possible of the CPU it shares with what it measures.
 import http from 'node:http';
 import { systemClock } from '../lib/clock.ts';
+import { RawHttpPool } from './raw-http.ts';
 
 export interface Target {
   /** Label for per-endpoint figures. */
@@ -43,7 +45,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxInFlight ?? 256 });
+  const pool = new RawHttpPool(opts.port, opts.maxInFlight ?? 256);
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
@@ -57,34 +59,26 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   const total = Math.round((opts.rate * opts.durationMs) / 1000);
   const interval = 1000 / opts.rate;
 
-  const one = (i: number, scheduled: number) =>
-    new Promise<void>((resolve) => {
-      const target = opts.next(i);
-      inFlight++;
-      let done = false;
-      const finish = (status: number | null, why?: string) => {
-        if (done) return;
-        done = true;
+  const one = (i: number, scheduled: number): Promise<void> => {
+    const target = opts.next(i);
+    inFlight++;
+    return pool.get(target.path, target.headers, timeoutMs).then(
+      (r) => {
         inFlight--;
         const ms = performance.now() - scheduled;
-        if (status !== null) res.statuses.set(status, (res.statuses.get(status) ?? 0) + 1);
-        if (status === null || !ok(status, target)) fail(why ?? `${status} ${target.path}`);
-        else {
-          let l = res.latencies.get(target.name);
-          if (!l) res.latencies.set(target.name, (l = []));
-          l.push(ms);
-          res.all.push(ms);
-        }
-        resolve();
-      };
-      const req = http.get({ host: '127.0.0.1', port: opts.port, path: target.path, agent, headers: target.headers, timeout: timeoutMs }, (r) => {
-        r.on('data', () => undefined);
-        r.on('end', () => finish(r.statusCode ?? 0, `${r.statusCode} ${target.path}`));
-        r.on('error', (e) => finish(null, `${e.message} ${target.path}`));
-      });
-      req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-      req.on('error', (e) => finish(null, `${e.message} ${target.path}`));
-    });
+        res.statuses.set(r.status, (res.statuses.get(r.status) ?? 0) + 1);
+        if (!ok(r.status, target)) return fail(`${r.status} ${target.path}`);
+        let l = res.latencies.get(target.name);
+        if (!l) res.latencies.set(target.name, (l = []));
+        l.push(ms);
+        res.all.push(ms);
+      },
+      (e: Error) => {
+        inFlight--;
+        fail(`${e.message} ${target.path}`);
+      },
+    );
+  };
 
   const pending: Promise<void>[] = [];
   await new Promise<void>((resolve) => {
@@ -109,7 +103,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
     tick();
   });
   await Promise.all(pending);
-  agent.destroy();
+  pool.destroy();
   for (const l of res.latencies.values()) l.sort((a, b) => a - b);
   res.all.sort((a, b) => a - b);
   return res;

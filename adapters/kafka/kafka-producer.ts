@@ -19,6 +19,16 @@ export interface KafkaProducerOptions {
   operationTimeoutMs: number;
 }
 
+/** Messages sent in one request at most when callers' sends are put together (one caller's send is never split). */
+const MAX_COALESCED = 5_000;
+
+interface Waiting {
+  topic: string;
+  messages: LogMessage[];
+  resolve: (r: ProduceResult[]) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Slot {
   producer: Producer;
   ready: Promise<void>;
@@ -31,14 +41,68 @@ export class KafkaProducer {
   private readonly decided = new WeakMap<object, number>();
   private slot: Slot | null = null;
   private closed = false;
+  private readonly waiting: Waiting[] = [];
+  private sending = false;
 
   constructor(
     private readonly kafka: KafkaClient,
     private readonly opts: KafkaProducerOptions,
   ) {}
 
-  async send(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
-    if (messages.length === 0) return [];
+  /**
+   * Sends `messages` (in order) and resolves with each one's position. Sends that arrive while one is in flight
+   * wait and then go out together as one request (the idempotent producer allows one in flight per broker, so
+   * sending them one by one capped HTTP writes at one round trip each); each caller gets its own results.
+   */
+  send(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
+    if (messages.length === 0) return Promise.resolve([]);
+    if (this.closed) return Promise.reject(new TagstreamError(ErrorCodes.SHUTTING_DOWN, 'command log is closed'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ topic, messages, resolve, reject });
+      if (!this.sending) void this.pump();
+    });
+  }
+
+  /** Sends everything waiting, a topic's run of callers at a time, until nothing waits. */
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.takeGroup();
+        try {
+          const results = await this.sendNow(group[0]!.topic, group.length === 1 ? group[0]!.messages : group.flatMap((g) => g.messages));
+          let at = 0;
+          for (const g of group) {
+            g.resolve(results.slice(at, at + g.messages.length));
+            at += g.messages.length;
+          }
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** The oldest waiting send and every later one to the same topic, up to MAX_COALESCED messages in all. */
+  private takeGroup(): Waiting[] {
+    const first = this.waiting.shift()!;
+    const group = [first];
+    let n = first.messages.length;
+    for (let i = 0; i < this.waiting.length && n < MAX_COALESCED; ) {
+      const w = this.waiting[i]!;
+      if (w.topic === first.topic && n + w.messages.length <= MAX_COALESCED) {
+        group.push(w);
+        n += w.messages.length;
+        this.waiting.splice(i, 1);
+      } else if (w.topic === first.topic) break; // keeps the order of one topic's sends
+      else i++;
+    }
+    return group;
+  }
+
+  private async sendNow(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
     const slot = this.current();
     slot.inFlight++;
     const sent: Message[] = messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: { ...m.headers } } : {}), ...(m.partition !== undefined ? { partition: m.partition } : {}) }));

@@ -93,6 +93,19 @@ export function commandLogContract(name: string, make: () => Promise<CommandLogH
       expect(Object.fromEntries(await log.endOffsets(t))).toEqual({ 0: '1', 1: '3' });
     });
 
+    it('many sends at once (HTTP writes) each get the positions of their own messages, in call order per partition', async () => {
+      const t = await topic(2);
+      const sends = Array.from({ length: 60 }, (_, i) => log.produce(t, Array.from({ length: (i % 3) + 1 }, (_, k) => ({ key: `k${i}`, value: `v${i}.${k}`, partition: i % 2 }))));
+      const results = await Promise.all(sends);
+      for (const p of [0, 1]) {
+        const mine = results.flatMap((r, i) => (i % 2 === p ? r.map((x, k) => ({ ...x, value: `v${i}.${k}` })) : []));
+        expect(mine.map((x) => Number(x.offset))).toEqual(mine.map((_, j) => j)); // contiguous, in call order
+        const stored = await log.read(t, p, '0', 1_000);
+        expect(stored.map((r) => [r.offset, r.value])).toEqual(mine.map((x) => [x.offset, x.value]));
+      }
+      expect(results.every((r, i) => r.length === (i % 3) + 1 && r.every((x) => x.topic === t && x.partition === i % 2))).toBe(true);
+    });
+
     it('places keys with Kafka’s default partitioner (fixed table for 8 partitions)', async () => {
       const t = await topic(8);
       const keys = Object.keys(PARTITIONS_OF_8);
