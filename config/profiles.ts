@@ -28,6 +28,7 @@ export const common: Json = {
     replayPollMs: 500,
     cacheTimeoutMs: 50,
     cacheProbeMs: 200,
+    cacheBreakerWindow: { seconds: 2, minimumCalls: 5 },
     popularTtlSeconds: 5,
     popularMaxLimit: 100,
     lastKnownGood: { capacity: 128, refreshMs: 1_000 },

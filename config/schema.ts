@@ -96,6 +96,11 @@ export const configSchema = z.object({
       cacheTimeoutMs: z.number().int().positive(),
       /** Health and key-epoch check of each cache shard. */
       cacheProbeMs: z.number().int().positive(),
+      /**
+       * The cache breakers' window: time-based, this many seconds, at least `minimumCalls` calls. A count window
+       * of 20 calls is 10 ms of traffic at 2,000 reads/s, and one late pipelined batch of replies filled it.
+       */
+      cacheBreakerWindow: z.object({ seconds: z.number().int().min(1).max(60), minimumCalls: z.number().int().min(1) }),
       popularTtlSeconds: z.number().int().positive(),
       popularMaxLimit: z.number().int().min(1).max(1000),
       /** Non-critical answers kept in memory to serve, marked "features limited", while degraded. */

@@ -23,8 +23,14 @@ export interface CacheShardDeps {
   breaker: Breaker;
   clock: Clock;
   logger: Logger;
-  /** Deadline of one Redis call. */
+  /** Deadline of one Redis call on the read path. */
   timeoutMs: number;
+  /**
+   * Deadline of one invalidation (a batch of floors, written after a commit, off the read path). Looser than a
+   * read's: an invalidation that gives up costs a whole new epoch (every cached entry), so a busy host that
+   * answers late must not count as one that never answers.
+   */
+  invalidateTimeoutMs: number;
   ttlSeconds: number;
   popularTtlSeconds: number;
   /** Probes sent at once while half-open (the breaker's halfOpenProbes). */
@@ -148,9 +154,14 @@ export class CacheShard {
       if (this.resync === null) this.needAdvance('invalidation while not serving');
       return;
     }
-    const results = await Promise.allSettled(entries.map((e) => this.guarded(() => this.deps.store.set(floorKey(e.entity), e.lsn, this.deps.ttlSeconds * 2))));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) this.needAdvance(`invalidation failed: ${errorMessage(failed.reason)}`);
+    // One breaker call for the batch (the SETs go out in one pipeline): a batch of a hundred entities that fails
+    // once is one failure, not a hundred that trip the breaker by themselves.
+    const ttl = this.deps.ttlSeconds * 2;
+    try {
+      await this.guarded(() => Promise.all(entries.map((e) => this.deps.store.set(floorKey(e.entity), e.lsn, ttl))), this.deps.invalidateTimeoutMs);
+    } catch (err) {
+      this.needAdvance(`invalidation failed: ${errorMessage(err)}`);
+    }
   }
 
   /** Health and epoch work: probes while half-open; a new or adopted epoch before serving again. */
@@ -195,8 +206,10 @@ export class CacheShard {
     const epoch = this.epoch;
     try {
       this.sameEpoch(epoch, await this.guarded(() => this.deps.store.get(EPOCH_KEY)));
-    } catch {
-      /* counted by the breaker */
+    } catch (err) {
+      // Counted by the breaker, but an idle shard makes too few calls to fill its window: stop serving, and the
+      // epoch change that follows keeps calling Redis (and so the breaker decides) until it answers again.
+      this.needAdvance(`idle check failed: ${errorMessage(err)}`);
     }
   }
 
@@ -257,9 +270,9 @@ export class CacheShard {
     return value;
   }
 
-  private guarded<T>(fn: () => Promise<T>): Promise<T> {
+  private guarded<T>(fn: () => Promise<T>, timeoutMs = this.deps.timeoutMs): Promise<T> {
     this.lastCallAt = this.deps.clock.now();
-    return this.deps.breaker.call(() => withDeadline(fn(), this.deps.timeoutMs, this.deps.clock, this.name));
+    return this.deps.breaker.call(() => withDeadline(fn(), timeoutMs, this.deps.clock, this.name));
   }
 }
 

@@ -5,7 +5,19 @@ import { CacheShard } from '../../actors/cache-shard/cache-shard.ts';
 import { restartWithBackoff } from '../../actors/runtime/policy.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createBreaker, type Breaker } from '../../machines/index.ts';
+import type { BreakerConfig, Config } from '../../config/index.ts';
 import type { DaemonContext } from '../feature.ts';
+
+/**
+ * The cache breakers: failures only — every call has a deadline (a slow Redis is a timeout, a failure); counting
+ * slow calls too would trip on the daemon's own overload (calls look slow when our event loop is behind) and push
+ * every read onto the databases, the dearer path. Over a time window, so that one late batch of pipelined replies
+ * is a few failures among thousands of calls rather than a whole count window.
+ */
+export function cacheBreakerConfig(config: Readonly<Config>): BreakerConfig {
+  const w = config.reads.cacheBreakerWindow;
+  return { ...config.breaker, windowType: 'time', windowSize: w.seconds, minimumCalls: w.minimumCalls, slowCallMs: 60_000 };
+}
 
 export function createCacheActors(
   ctx: DaemonContext,
@@ -14,10 +26,7 @@ export function createCacheActors(
   const { config, clock, metrics } = ctx;
   const breakers: Breaker[] = [];
   const shards = [...ctx.adapters.caches.values()].map((store) => {
-    // Failures only: every call has a deadline (a slow Redis is a timeout, a failure). Counting slow calls too
-    // would trip on the daemon's own overload — calls look slow when our event loop is behind — and push every
-    // read onto the databases, the dearer path.
-    const breaker = createBreaker({ ...config.breaker, slowCallMs: 60_000 }, { clock, name: `cache-${store.name}`, inspect: ctx.inspection });
+    const breaker = createBreaker(cacheBreakerConfig(config), { clock, name: `cache-${store.name}`, inspect: ctx.inspection });
     breakers.push(breaker);
     return new CacheShard({
       store,
@@ -25,6 +34,7 @@ export function createCacheActors(
       clock,
       logger: opts.logger.child({ cache: store.name }),
       timeoutMs: config.reads.cacheTimeoutMs,
+      invalidateTimeoutMs: config.redis.commandTimeoutMs,
       ttlSeconds: config.redis.ttlSeconds,
       popularTtlSeconds: config.reads.popularTtlSeconds,
       halfOpenProbes: config.breaker.halfOpenProbes,

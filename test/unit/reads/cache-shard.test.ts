@@ -24,6 +24,7 @@ function setup(opts: { clock?: SimulatedClock; store?: MemoryCacheStore; floors?
     clock,
     logger: silentLogger(),
     timeoutMs: 50,
+    invalidateTimeoutMs: 250,
     ttlSeconds: 300,
     popularTtlSeconds: 5,
     halfOpenProbes: 2,
@@ -166,7 +167,7 @@ describe('CacheShard', () => {
     };
     const store = new MemoryCacheStore({ name: 'redis0', clock, commandTimeoutMs: 10_000 });
     const breaker = createBreaker(breakerCfg, { clock, name: 'cache-redis0' });
-    const shard = new CacheShard({ store, breaker, clock, logger: silentLogger(), timeoutMs: 50, ttlSeconds: 300, popularTtlSeconds: 5, halfOpenProbes: 2, epochFloors: async () => new Map([['pg0', '0/1']]), currentFloor: () => undefined });
+    const shard = new CacheShard({ store, breaker, clock, logger: silentLogger(), timeoutMs: 50, invalidateTimeoutMs: 250, ttlSeconds: 300, popularTtlSeconds: 5, halfOpenProbes: 2, epochFloors: async () => new Map([['pg0', '0/1']]), currentFloor: () => undefined });
     await shard.tick();
     store.freeze();
     const look = shard.lookupEntity('bug-11', 'pg0');
@@ -214,6 +215,33 @@ describe('CacheShard', () => {
     expect(shard.usable()).toBe(true);
     expect(shard.status().lastEpochChange?.reason).toMatch(/invalidation failed/);
     expect(kind(await shard.lookupEntity('bug-7', 'pg0'))).toBe('miss');
+  });
+
+  it('an invalidation slower than a read deadline, but within the command timeout, lands and costs no epoch', async () => {
+    const { shard, store, clock, epochs } = setup();
+    await shard.tick();
+    await cached(shard, 'bug-8', ['x'], '0/20');
+    store.freeze(); // a busy host: Redis answers late, not never
+    const landing = shard.invalidate([{ entity: 'bug-8', lsn: '0/30' }]);
+    clock.increment(120); // past the 50 ms read deadline, within the 250 ms command timeout
+    await settle();
+    store.thaw();
+    await landing;
+    expect(epochs).toEqual(['start']);
+    expect(shard.usable()).toBe(true);
+    expect(await store.get(floorKey('bug-8'))).toBe('0/30');
+    expect(kind(await shard.lookupEntity('bug-8', 'pg0'))).toBe('miss'); // the floor hides the older entry
+  });
+
+  it('one invalidation of many entities is one call to the breaker, not one per entity', async () => {
+    const { shard, store, breaker } = setup();
+    await shard.tick();
+    const before = breaker.stats().window.calls;
+    store.setAvailable(false);
+    await shard.invalidate(Array.from({ length: 20 }, (_, i) => ({ entity: `bug-${i}`, lsn: '0/30' })));
+    store.setAvailable(true);
+    expect(breaker.stats().window.calls - before).toBe(1);
+    expect(breaker.state()).toBe('closed'); // 20 failed SETs would have tripped it (minimum 4 calls, 50%)
   });
 
   it('a daemon sharing the Redis adopts the epoch another one moved on to', async () => {
