@@ -241,6 +241,9 @@ async function main(): Promise<void> {
     if (redisState(config, i) === 'frozen') contRedis(config, i);
     if (redisState(config, i) === 'down') await startRedis(config, i);
   }
+  // The machine's floor first, before our daemon exists: a bare server answering a constant, same generator.
+  const floor = await httpFloor(Math.max(3, Math.round(SECONDS / 2)));
+  log(summary('bare HTTP', floor) + '   ← the machine: same load generator, a constant answer, before the daemon starts');
   const id = `bench-reads-${systemClock.now().toString(36)}`;
   const port = await freePort();
   // A brand-new topic is sometimes not in the broker's metadata yet when the daemon creates it and looks it up
@@ -280,8 +283,6 @@ async function main(): Promise<void> {
       perEndpoint[name] = Math.round((await closedLoop({ port, concurrency: 32, durationMs: 3_000, next: fn })).perSecond);
     }
     log(`capacity (closed loop, 32 clients, Redis healthy): mix ${Math.round(capacity.perSecond)} answers/s (${capacity.errors} errors); ${Object.entries(perEndpoint).map(([k, v]) => `${k} alone ${v}/s`).join(', ')}`);
-    const floor = await httpFloor(Math.max(3, Math.round(SECONDS / 2)));
-    log(summary('bare HTTP', floor) + '   ← the machine: same load generator, a constant answer');
     const limit = await redisGetLimit(config.redis.instances[0]!.port);
     log(`physical limit: redis-benchmark GET on ${config.redis.instances[0]!.name} (50 clients, 64-byte values): ${Math.round(limit.rps)} req/s, p50 ${limit.p50} ms, p99 ${limit.p99} ms`);
 
