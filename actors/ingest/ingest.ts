@@ -65,7 +65,7 @@ export class Ingest {
     if (this.rewinding) await this.rewinding;
     if (gen !== this.generation) return;
     const byShard = new Map<number, WriteItem[]>();
-    const ctx: BatchContext = { gen, done: (p, o) => this.done(gen, p, o), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
+    const ctx: BatchContext = { done: (p, o) => this.done(gen, p, o), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
     for (const rec of batch.records) {
       if (gen !== this.generation || this.draining) return; // rewound mid-batch: the records come again
       const offset = BigInt(rec.offset);
@@ -193,7 +193,6 @@ export class Ingest {
 
 /** What the items of one delivered batch share: one set of callbacks per batch, not three closures per record. */
 interface BatchContext {
-  gen: number;
   done: (partition: number, offset: bigint) => void;
   fail: (err: unknown) => void;
   applied: IngestDeps['onApplied'];
