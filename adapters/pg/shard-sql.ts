@@ -1,6 +1,6 @@
 // The SQL of a shard cluster, shared by PgShardStore and PgliteShardStore. applyBatch is one set-based
-// statement: unnest → keep the highest offset per (entity, tag) → previous state → conditional upsert
-// (last writer wins by offset) → counter deltas of the rows whose attached state really changed.
+// statement: unnest → keep the highest offset per (entity, tag) → previous state → insert the new rows, update
+// the older ones (last writer wins by offset) → counter deltas of the rows whose attached state really changed.
 import type { ApplyResult, AssocRow, AssocWrite } from './port.ts';
 import { inTransaction, type Queryable } from './queryable.ts';
 
@@ -9,8 +9,12 @@ const SHARD_LOCK_CLASS = 7161;
 
 const LOCK_SHARDS = `SELECT pg_advisory_xact_lock(${SHARD_LOCK_CLASS}, s) FROM unnest($1::int[]) AS s ORDER BY s`;
 
-// The `prev` CTE reads the statement's snapshot; the shard lock taken before this statement guarantees that
-// no other writer of these shards committed since, so prev is the state the upsert replaces.
+// `joined` reads the statement's snapshot; the shard lock taken before this statement guarantees that no other
+// writer of these shards committed since, so it holds exactly the rows this batch replaces. Rows it did not find
+// are plain INSERTs (no speculative insertion: a conflict there means a writer outside the shard lock, and the
+// batch fails rather than guessing); rows it found are UPDATEd by key only when the command is newer. Each row
+// of the batch is handled a bounded number of times: an earlier form joined the upserted rows back to their
+// previous state, which the planner ran as batch × batch.
 export const APPLY_BATCH = `
 WITH input AS (
   SELECT * FROM unnest($1::smallint[], $2::text[], $3::text[], $4::boolean[], $5::integer[], $6::bigint[], $7::float8[])
@@ -22,24 +26,24 @@ batch AS (
   FROM input
   ORDER BY entity, tag, kafka_offset DESC
 ),
-prev AS (
-  SELECT a.entity, a.tag, a.attached
-  FROM tag_assoc a JOIN batch b ON a.entity = b.entity AND a.tag = b.tag
+joined AS (
+  SELECT b.*, a.attached AS was, a.kafka_offset AS old_offset
+  FROM batch b LEFT JOIN tag_assoc a ON a.entity = b.entity AND a.tag = b.tag
 ),
-upserted AS (
-  INSERT INTO tag_assoc AS a (entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at)
-  SELECT entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at FROM batch
-  ON CONFLICT (entity, tag) DO UPDATE
-    SET attached = EXCLUDED.attached,
-        kafka_partition = EXCLUDED.kafka_partition,
-        kafka_offset = EXCLUDED.kafka_offset,
-        updated_at = EXCLUDED.updated_at
-    WHERE a.kafka_offset < EXCLUDED.kafka_offset
-  RETURNING a.shard, a.entity, a.tag, a.attached
+inserted AS (
+  INSERT INTO tag_assoc (entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at)
+  SELECT entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at FROM joined WHERE old_offset IS NULL
+  RETURNING shard, tag, attached::int AS delta
+),
+updated AS (
+  UPDATE tag_assoc a
+     SET attached = j.attached, kafka_partition = j.kafka_partition, kafka_offset = j.kafka_offset, updated_at = j.updated_at
+    FROM joined j
+   WHERE j.old_offset < j.kafka_offset AND a.entity = j.entity AND a.tag = j.tag AND a.kafka_offset < j.kafka_offset
+  RETURNING a.shard, a.tag, a.attached::int - j.was::int AS delta
 ),
 changes AS (
-  SELECT u.shard, u.tag, (u.attached::int - coalesce(p.attached, false)::int) AS delta
-  FROM upserted u LEFT JOIN prev p ON p.entity = u.entity AND p.tag = u.tag
+  SELECT shard, tag, delta FROM inserted UNION ALL SELECT shard, tag, delta FROM updated
 ),
 deltas AS (
   SELECT shard, tag, sum(delta)::integer AS delta FROM changes WHERE delta <> 0 GROUP BY shard, tag HAVING sum(delta) <> 0
@@ -50,7 +54,7 @@ counted AS (
   SELECT shard, tag, delta FROM deltas
   ON CONFLICT (shard, tag) DO UPDATE SET count = c.count + EXCLUDED.count
 )
-SELECT (SELECT count(*) FROM upserted)::integer AS versioned,
+SELECT (SELECT count(*) FROM changes)::integer AS versioned,
        (SELECT count(*) FROM changes WHERE delta <> 0)::integer AS changed,
        (SELECT coalesce(json_agg(json_build_object('shard', shard, 'tag', tag, 'delta', delta) ORDER BY shard, tag), '[]'::json)
           FROM deltas) AS deltas,
@@ -85,15 +89,21 @@ export type BatchOutcome = Omit<ApplyResult, 'commitLsn'>;
 export async function applyBatchSql(q: Queryable, writes: AssocWrite[]): Promise<ApplyResult> {
   let outcome: BatchOutcome = { changed: 0, versioned: 0, counterDeltas: [], perShard: [] };
   if (writes.length > 0) {
-    const cols = columns(writes);
+    const params = applyBatchParams(writes);
     outcome = await inTransaction(q, async () => {
       await q.query(LOCK_SHARDS, [shardSet(writes)]);
-      const [row] = await q.query<OutcomeRow>(APPLY_BATCH, [cols.shard, cols.entity, cols.tag, cols.attached, cols.partition, cols.offset, cols.at]);
+      const [row] = await q.query<OutcomeRow>(APPLY_BATCH, params);
       return parseOutcome(row);
     });
   }
   const [lsn] = await q.query<{ lsn: string }>(CURRENT_LSN);
   return { ...outcome, commitLsn: String(lsn?.lsn) };
+}
+
+/** The parameters of APPLY_BATCH for a batch ($1…$7). */
+export function applyBatchParams(writes: AssocWrite[]): string[] {
+  const c = columns(writes);
+  return [c.shard, c.entity, c.tag, c.attached, c.partition, c.offset, c.at];
 }
 
 /**
@@ -185,3 +195,4 @@ export async function popularTagsSql(q: Queryable, limit: number): Promise<Array
   const rows = await q.query<{ tag: string; count: unknown }>(POPULAR_TAGS, [Math.max(0, Math.floor(limit))]);
   return rows.map((r) => ({ tag: r.tag, count: Number(r.count) }));
 }
+
