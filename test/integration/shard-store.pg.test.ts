@@ -156,12 +156,11 @@ describe('PgShardStore against a frozen node (SIGSTOP)', () => {
 /** Rows produced by every node of an EXPLAIN ANALYZE plan, over all its loops (EXPLAIN shows per-loop figures),
  *  plus the rows its filters threw away: the work the statement did, in rows. */
 function rowsHandled(node: unknown): number {
-  const n = node as Record<string, unknown> & { Plan?: unknown; Plans?: unknown[] };
-  const num = (k: string) => (typeof n[k] === 'number' ? (n[k] as number) : 0);
-  const loops = typeof n['Actual Loops'] === 'number' ? (n['Actual Loops'] as number) : 1;
-  const own = (num('Actual Rows') + num('Rows Removed by Join Filter') + num('Rows Removed by Filter')) * loops;
-  const children = [...(n.Plan ? [n.Plan] : []), ...(n.Plans ?? [])];
-  return own + children.reduce((sum, c) => sum + rowsHandled(c), 0);
+  const n = node as Record<string, unknown>;
+  const num = (k: string, d = 0): number => (typeof n[k] === 'number' ? (n[k] as number) : d);
+  const own = (num('Actual Rows') + num('Rows Removed by Join Filter') + num('Rows Removed by Filter')) * num('Actual Loops', 1);
+  const children: unknown[] = [...(n.Plan ? [n.Plan] : []), ...(Array.isArray(n.Plans) ? (n.Plans as unknown[]) : [])];
+  return own + children.reduce<number>((sum, c) => sum + rowsHandled(c), 0);
 }
 
 describe('applyBatch on real PostgreSQL does work linear in its batch', () => {
