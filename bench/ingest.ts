@@ -2,6 +2,8 @@
 // local clusters, each a primary with 2 async replicas), beside raw COPY rows/s into the same primaries in the
 // same run. Phase 1 drains a backlog (sustained throughput, ≥ 60 s); phase 2 paces load to measure
 // produce→committed latency. Last line: one JSON object.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -21,6 +23,26 @@ const argNum = (name: string, d: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : d;
 };
 
+const argStr = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
+/** Starts V8's CPU profiler in this process; the function it returns stops it and gives the profile. */
+async function startProfiler(): Promise<() => Promise<object>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as Record<string, unknown>))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = await post('Profiler.stop');
+    session.disconnect();
+    return profile as object;
+  };
+}
+
 function commands(n: number, seed: number): Array<{ key: string; value: string }> {
   const out: Array<{ key: string; value: string }> = [];
   const tags = ['Critical', 'bug', 'ui', 'backend', 'p1', 'p2', 'security', 'docs', 'perf', 'infra'];
@@ -38,14 +60,14 @@ function commands(n: number, seed: number): Array<{ key: string; value: string }
  *  replicated), on every primary at once, for `seconds`: the physical limit of writing these rows. */
 async function copyBaseline(ports: number[], seconds: number): Promise<number> {
   const rowsPer = 50_000;
-  // Unique (entity, tag) per row across chunks: the table has the real table's primary key to maintain.
+  // Unique (shard, entity, tag) per row across chunks: the table has the real table's primary key to maintain.
   const chunkAt = (k: number) => Array.from({ length: rowsPer }, (_, i) => `${i % 64}\tb-${k}-${i}\tt${i % 10}\tt\t0\t${i}\t2026-01-01\n`).join('');
   const perPrimary = await Promise.all(
     ports.map(async (port) => {
       const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
       c.on('error', () => undefined);
       await c.connect();
-      await c.query('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (shard smallint, entity text, tag text, attached bool, kafka_partition int, kafka_offset bigint, updated_at timestamptz, PRIMARY KEY (entity, tag))');
+      await c.query('DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (shard smallint, entity text, tag text, attached bool, kafka_partition int, kafka_offset bigint, updated_at timestamptz, PRIMARY KEY (shard, entity, tag))');
       let rows = 0;
       const until = Date.now() + seconds * 1000;
       const t0 = Date.now();
@@ -60,6 +82,18 @@ async function copyBaseline(ports: number[], seconds: number): Promise<number> {
     }),
   );
   return perPrimary.reduce((a, b) => a + b, 0);
+}
+
+/** Empties the write path's tables on one primary (after migrations, so they exist). */
+async function emptyTables(port: number): Promise<void> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    await c.query('TRUNCATE tag_assoc, tag_counts');
+  } finally {
+    await c.end();
+  }
 }
 
 async function main(): Promise<void> {
@@ -83,6 +117,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < events; i += 20_000) await log.produce(topic, commands(Math.min(20_000, events - i), i + 1));
 
   const stores = await createShardStores(config, logger);
+  // Every run starts from empty tables: the entity names repeat from run to run, and a table left by an earlier
+  // run holds them at higher offsets than this run's new topic, so its commands would be no-op updates.
+  for (const s of stores.values()) await s.migrate();
+  for (const port of primaries) await emptyTables(port);
   const produced = new Map<string, number>();
   const latencies: number[] = [];
   let committedTotal = 0n;
@@ -106,10 +144,16 @@ async function main(): Promise<void> {
     },
   });
   say('phase 1: draining the backlog through 64 shard writers…');
+  const profile = argStr('profile-drain'); // a .cpuprofile of the drain alone (open it in Chrome's DevTools)
+  const profiler = profile ? await startProfiler() : null;
   const t0 = Date.now();
   await tree.start();
   while (committedTotal < BigInt(events)) await new Promise((r) => setTimeout(r, 100));
   const drainS = (Date.now() - t0) / 1000;
+  if (profiler && profile) {
+    writeFileSync(profile, JSON.stringify(await profiler()));
+    say(`  drain profile written to ${profile}`);
+  }
   const eventsPerS = events / drainS;
   say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s`);
   if (drainS < 60) say(`  note: the drain took under 60 s; the goal asks for ≥ 60 s sustained: run with more --events`);

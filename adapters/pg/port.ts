@@ -39,6 +39,12 @@ export interface EntityTags {
   role: 'primary' | 'replica';
 }
 
+/** An entity and its logical shard (the shard leads the table's key, so a look-up names both). */
+export interface EntityKey {
+  shard: number;
+  entity: string;
+}
+
 export interface EntitiesTags {
   tags: Map<string, string[]>;
   servedBy: string;
@@ -85,7 +91,7 @@ export interface ShardStore {
   applyBatch(writes: AssocWrite[]): Promise<ApplyResult>;
   entityTags(shard: number, entity: string, opts?: ReadOptions): Promise<EntityTags>;
   /** Several entities of this cluster in one query, routed as entityTags (one node answers all); absent ones map to []. */
-  entitiesTags(entities: string[], opts?: ReadOptions): Promise<EntitiesTags>;
+  entitiesTags(keys: readonly EntityKey[], opts?: ReadOptions): Promise<EntitiesTags>;
   popularTags(limit: number): Promise<Array<{ tag: string; count: number }>>;
   /**
    * True when at least one replica has replayed `lsn` (the offset-commit condition of contract 3). With

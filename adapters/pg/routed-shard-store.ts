@@ -7,7 +7,7 @@ import { ErrorCodes, TagstreamError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { lsnReached, maxLsn } from './lsn.ts';
 import type { NodeConn, NodeDriver } from './node-conn.ts';
-import type { ApplyResult, AssocRow, AssocWrite, EntitiesTags, EntityTags, NodeProbe, ReadOptions, ShardStore, Topology } from './port.ts';
+import type { ApplyResult, AssocRow, AssocWrite, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ShardStore, Topology } from './port.ts';
 import type { Queryable } from './queryable.ts';
 import { migrate } from './schema.ts';
 import { applyBatchSql, entitiesTagsSql, entityTagsSql, popularTagsSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
@@ -75,8 +75,8 @@ export class RoutedShardStore implements ShardStore {
     return { tags: value, servedBy: route.node, role: route.role };
   }
 
-  async entitiesTags(entities: string[], opts: ReadOptions = {}): Promise<EntitiesTags> {
-    const { value, route } = await this.read(opts, (q) => entitiesTagsSql(q, entities));
+  async entitiesTags(keys: readonly EntityKey[], opts: ReadOptions = {}): Promise<EntitiesTags> {
+    const { value, route } = await this.read(opts, (q) => entitiesTagsSql(q, keys));
     return { tags: value, servedBy: route.node, role: route.role };
   }
 

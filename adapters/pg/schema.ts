@@ -38,6 +38,19 @@ export const migrations: Migration[] = [
        )`,
     ],
   },
+  {
+    // One index instead of two: the shard is a function of the entity, so (shard, entity, tag) is as unique as
+    // (entity, tag), and it serves every query (a batch's look-ups, an entity's tags, a shard's rows in order).
+    // Every new association paid for two b-tree insertions and their WAL, replayed again by each replica.
+    // On a populated table this rebuilds the key under an exclusive lock: writes wait until it is done.
+    version: 2,
+    name: 'associations keyed by (shard, entity, tag)',
+    statements: [
+      `ALTER TABLE tag_assoc DROP CONSTRAINT IF EXISTS tag_assoc_pkey`,
+      `DROP INDEX IF EXISTS tag_assoc_shard_entity_tag`,
+      `ALTER TABLE tag_assoc ADD CONSTRAINT tag_assoc_pkey PRIMARY KEY (shard, entity, tag)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded, in one transaction under an advisory lock. Returns versions applied. */

@@ -1,7 +1,7 @@
 // The SQL of a shard cluster, shared by PgShardStore and PgliteShardStore. applyBatch is one set-based
 // statement: unnest → keep the highest offset per (entity, tag) → previous state → insert the new rows, update
 // the older ones (last writer wins by offset) → counter deltas of the rows whose attached state really changed.
-import type { ApplyResult, AssocRow, AssocWrite } from './port.ts';
+import type { ApplyResult, AssocRow, AssocWrite, EntityKey } from './port.ts';
 import { inTransaction, type Queryable } from './queryable.ts';
 
 /** Advisory lock class of shard writers: two writers of one shard (a consumer-group rebalance) serialize. */
@@ -21,14 +21,14 @@ WITH input AS (
     AS t(shard, entity, tag, attached, kafka_partition, kafka_offset, at_ms)
 ),
 batch AS (
-  SELECT DISTINCT ON (entity, tag) shard, entity, tag, attached, kafka_partition, kafka_offset,
+  SELECT DISTINCT ON (shard, entity, tag) shard, entity, tag, attached, kafka_partition, kafka_offset,
          to_timestamp(at_ms / 1000.0) AS updated_at
   FROM input
-  ORDER BY entity, tag, kafka_offset DESC
+  ORDER BY shard, entity, tag, kafka_offset DESC
 ),
 joined AS (
   SELECT b.*, a.attached AS was, a.kafka_offset AS old_offset
-  FROM batch b LEFT JOIN tag_assoc a ON a.entity = b.entity AND a.tag = b.tag
+  FROM batch b LEFT JOIN tag_assoc a ON a.shard = b.shard AND a.entity = b.entity AND a.tag = b.tag
 ),
 inserted AS (
   INSERT INTO tag_assoc (entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at)
@@ -39,7 +39,7 @@ updated AS (
   UPDATE tag_assoc a
      SET attached = j.attached, kafka_partition = j.kafka_partition, kafka_offset = j.kafka_offset, updated_at = j.updated_at
     FROM joined j
-   WHERE j.old_offset < j.kafka_offset AND a.entity = j.entity AND a.tag = j.tag AND a.kafka_offset < j.kafka_offset
+   WHERE j.old_offset < j.kafka_offset AND a.shard = j.shard AND a.entity = j.entity AND a.tag = j.tag AND a.kafka_offset < j.kafka_offset
   RETURNING a.shard, a.tag, a.attached::int - j.was::int AS delta
 ),
 changes AS (
@@ -69,8 +69,10 @@ SELECT coalesce(array_agg(tag ORDER BY tag), '{}') AS tags
 FROM tag_assoc WHERE entity = $2 AND shard = $1 AND attached`;
 
 export const ENTITIES_TAGS = `
-SELECT entity, array_agg(tag ORDER BY tag) AS tags
-FROM tag_assoc WHERE entity = ANY($1::text[]) AND attached GROUP BY entity`;
+SELECT a.entity, array_agg(a.tag ORDER BY a.tag) AS tags
+FROM unnest($1::smallint[], $2::text[]) AS k(shard, entity)
+JOIN tag_assoc a ON a.shard = k.shard AND a.entity = k.entity
+WHERE a.attached GROUP BY a.entity`;
 
 export const SHARD_ROWS = `
 SELECT shard, entity, tag, attached, kafka_partition, kafka_offset::text AS kafka_offset
@@ -174,9 +176,9 @@ export async function entityTagsSql(q: Queryable, shard: number, entity: string)
 }
 
 /** Entities without an attached tag are absent from the rows: they map to []. */
-export async function entitiesTagsSql(q: Queryable, entities: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>(entities.map((e) => [e, []]));
-  const rows = await q.query<{ entity: string; tags: unknown }>(ENTITIES_TAGS, [entities]);
+export async function entitiesTagsSql(q: Queryable, keys: readonly EntityKey[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(keys.map((k) => [k.entity, []]));
+  const rows = await q.query<{ entity: string; tags: unknown }>(ENTITIES_TAGS, [keys.map((k) => k.shard), keys.map((k) => k.entity)]);
   for (const r of rows) out.set(r.entity, Array.isArray(r.tags) ? r.tags.map(String) : []);
   return out;
 }

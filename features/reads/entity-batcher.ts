@@ -2,7 +2,7 @@
 // when token and tokenless reads are both waiting): with Redis down, thousands of reads a second cost the daemon
 // and the databases a few hundred queries instead, which is what keeps the fallback path affordable. A token
 // batch is routed by the highest token of the batch, which satisfies every lower one.
-import type { EntitiesTags, ShardStore } from '../../adapters/pg/port.ts';
+import type { EntitiesTags, EntityKey, ShardStore } from '../../adapters/pg/port.ts';
 import { higherLsn } from '../../actors/cache-shard/keys.ts';
 
 export interface EntityRead {
@@ -12,6 +12,7 @@ export interface EntityRead {
 }
 
 interface Waiter {
+  shard: number;
   entity: string;
   minLsn: string | undefined;
   resolve: (r: EntityRead) => void;
@@ -32,9 +33,9 @@ export class EntityBatcher {
     private readonly maxBatch = 128,
   ) {}
 
-  read(entity: string, minLsn?: string): Promise<EntityRead> {
+  read(shard: number, entity: string, minLsn?: string): Promise<EntityRead> {
     return new Promise<EntityRead>((resolve, reject) => {
-      this.queue.push({ entity, minLsn, resolve, reject });
+      this.queue.push({ shard, entity, minLsn, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -58,8 +59,9 @@ export class EntityBatcher {
   private send(group: Waiter[], minLsn: string | undefined): void {
     this.batches++;
     this.reads += group.length;
-    const entities = [...new Set(group.map((w) => w.entity))];
-    this.guard(() => this.store.entitiesTags(entities, minLsn ? { minLsn } : {})).then(
+    const keys = new Map<string, EntityKey>();
+    for (const w of group) keys.set(w.entity, { shard: w.shard, entity: w.entity });
+    this.guard(() => this.store.entitiesTags([...keys.values()], minLsn ? { minLsn } : {})).then(
       (r: EntitiesTags) => {
         for (const w of group) w.resolve({ tags: r.tags.get(w.entity) ?? [], servedBy: r.servedBy, role: r.role });
       },

@@ -78,7 +78,7 @@ export class ReadService {
     }
     // Lower bounds taken before the read: whatever node answers, its data is at least this recent.
     const bounds = this.deps.trackers.get(cluster)!.snapshot();
-    const r = await this.deps.batchers.get(cluster)!.read(entity, minLsn);
+    const r = await this.deps.batchers.get(cluster)!.read(shard, entity, minLsn);
     // A replica was checked to have replayed minLsn; the primary was not checked against anything.
     const lsn = higherLsn(bounds.get(r.servedBy)?.lsn, r.role === 'replica' ? minLsn : undefined);
     if (look.kind !== 'bypass' && lsn) cache.storeEntity(look, entity, cluster, r.tags, lsn);

@@ -181,11 +181,12 @@ export function shardStoreContract(name: string, make: () => Promise<ShardStoreH
       const [e1, e2, e3] = [id.entity(1), id.entity(2), id.entity(3)];
       const [t1, t2] = [id.tag(1), id.tag(2)];
       const { commitLsn } = await store.applyBatch([w(e1, t2, true, 1), w(e1, t1, true, 1), w(e2, t1, true, 1), w(e2, t1, false, 2)]);
-      const r = await store.entitiesTags([e1, e2, e3], { minLsn: commitLsn });
+      const r = await store.entitiesTags([e1, e2, e3].map((entity) => ({ shard: id.shard, entity })), { minLsn: commitLsn });
       expect(r.tags).toEqual(new Map([[e1, [t1, t2]], [e2, []], [e3, []]]));
       if (r.role === 'primary') expect(r.servedBy).toBe(h.nodes[0]);
       else expect(lsnReached((await store.probe()).find((p) => p.name === r.servedBy)?.replayLsn, commitLsn)).toBe(true);
-      expect(await store.entitiesTags([e1], { primary: true })).toEqual({ tags: new Map([[e1, [t1, t2]]]), servedBy: h.nodes[0], role: 'primary' });
+      expect((await store.entitiesTags([{ shard: id.shard + 1, entity: e1 }], { primary: true })).tags).toEqual(new Map([[e1, []]]));
+      expect(await store.entitiesTags([{ shard: id.shard, entity: e1 }], { primary: true })).toEqual({ tags: new Map([[e1, [t1, t2]]]), servedBy: h.nodes[0], role: 'primary' });
     });
 
     it('popularTags sums the counters of every shard of the cluster, highest first', async () => {
