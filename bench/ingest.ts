@@ -132,6 +132,7 @@ async function main(): Promise<void> {
         const prev = committedAt.get(p) ?? 0n;
         committedTotal += o - prev;
         committedAt.set(p, o);
+        if (produced.size === 0) return; // the drain: no paced event is waiting for its latency
         const now = Date.now();
         for (let x = prev; x < o; x++) {
           const t = produced.get(`${p}:${x}`);

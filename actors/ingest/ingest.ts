@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetterSink } from '../dlq/dead-letter.ts';
 import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
-import { PartitionTracker } from './offset-tracker.ts';
+import { PartitionTracker, type TrackedOffset } from './offset-tracker.ts';
 
 export interface IngestDeps {
   log: CommandLog;
@@ -65,7 +65,7 @@ export class Ingest {
     if (this.rewinding) await this.rewinding;
     if (gen !== this.generation) return;
     const byShard = new Map<number, WriteItem[]>();
-    const ctx: BatchContext = { done: (p, o) => this.done(gen, p, o), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
+    const ctx: BatchContext = { settle: (p, e) => this.settle(gen, p, e), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
     for (const rec of batch.records) {
       if (gen !== this.generation || this.draining) return; // rewound mid-batch: the records come again
       const offset = BigInt(rec.offset);
@@ -74,8 +74,9 @@ export class Ingest {
         tracker = new PartitionTracker(offset);
         this.trackers.set(rec.partition, tracker);
       }
+      let entry: TrackedOffset;
       try {
-        tracker.track(offset);
+        entry = tracker.track(offset);
       } catch {
         continue; // already tracked in this generation (a redelivered batch)
       }
@@ -83,13 +84,13 @@ export class Ingest {
       const v = validateCommand(rec.value, this.deps.limits, rec.key);
       if (!v.ok) {
         this.deps.onInvalid?.(v.code);
-        this.deadLetter(rec, v.code, v.message).then(() => ctx.done(rec.partition, offset), ctx.fail);
+        this.deadLetter(rec, v.code, v.message).then(() => ctx.settle(rec.partition, entry), ctx.fail);
         continue;
       }
       const c = v.command;
       const shard = shardOf(c.entity, this.deps.shardCount);
       const command: PositionedCommand = { id: c.id, op: c.op, entity: c.entity, tag: c.tag, actor: c.actor, at: c.at, partition: rec.partition, offset: rec.offset };
-      const item = new IngestItem(command, shard, offset, ctx);
+      const item = new IngestItem(command, shard, entry, ctx);
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(item);
@@ -106,9 +107,9 @@ export class Ingest {
     return this.deps.dlq.send({ source: rec, consumer: this.deps.groupId, errorClass: 'poison', code, message, attempts: 0, firstFailureAt: now, lastFailureAt: now });
   }
 
-  private done(gen: number, partition: number, offset: bigint): void {
+  private settle(gen: number, partition: number, entry: TrackedOffset): void {
     if (gen !== this.generation) return;
-    this.trackers.get(partition)?.done(offset);
+    this.trackers.get(partition)?.settle(entry);
   }
 
   private failed(gen: number, err: unknown): void {
@@ -193,7 +194,7 @@ export class Ingest {
 
 /** What the items of one delivered batch share: one set of callbacks per batch, not three closures per record. */
 interface BatchContext {
-  done: (partition: number, offset: bigint) => void;
+  settle: (partition: number, entry: TrackedOffset) => void;
   fail: (err: unknown) => void;
   applied: IngestDeps['onApplied'];
 }
@@ -203,12 +204,12 @@ class IngestItem implements WriteItem {
   constructor(
     readonly command: PositionedCommand,
     readonly shard: number,
-    private readonly position: bigint,
+    private readonly entry: TrackedOffset,
     private readonly ctx: BatchContext,
   ) {}
 
   ack(): void {
-    this.ctx.done(this.command.partition, this.position);
+    this.ctx.settle(this.command.partition, this.entry);
   }
 
   fail(err: unknown): void {

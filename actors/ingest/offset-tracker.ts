@@ -1,8 +1,14 @@
 // Per-partition offset tracking for contract 3: the committable offset is the first record not yet done
 // (applied and replicated, or dead-lettered). Records are tracked in log order; they finish in any order.
 
+/** A tracked record; handing it back to `settle` marks it done without searching for its offset. */
+export interface TrackedOffset {
+  readonly offset: bigint;
+  done: boolean;
+}
+
 export class PartitionTracker {
-  private readonly pending: Array<{ offset: bigint; done: boolean }> = [];
+  private readonly pending: TrackedOffset[] = [];
   private head = 0;
   private lastTracked: bigint | null = null;
   private doneCount = 0;
@@ -12,10 +18,12 @@ export class PartitionTracker {
     private readonly startOffset: bigint,
   ) {}
 
-  track(offset: bigint): void {
+  track(offset: bigint): TrackedOffset {
     if (this.lastTracked !== null && offset <= this.lastTracked) throw new Error(`offset ${offset} tracked out of order (last ${this.lastTracked})`);
-    this.pending.push({ offset, done: false });
+    const entry: TrackedOffset = { offset, done: false };
+    this.pending.push(entry);
     this.lastTracked = offset;
+    return entry;
   }
 
   done(offset: bigint): void {
@@ -26,14 +34,19 @@ export class PartitionTracker {
       const mid = (lo + hi) >> 1;
       const e = this.pending[mid]!;
       if (e.offset === offset) {
-        if (!e.done) {
-          e.done = true;
-          this.doneCount++;
-        }
-        break;
+        this.settle(e);
+        return;
       }
       if (e.offset < offset) lo = mid + 1;
       else hi = mid - 1;
+    }
+  }
+
+  /** Marks a record that `track` returned as done (a second call changes nothing). */
+  settle(e: TrackedOffset): void {
+    if (!e.done) {
+      e.done = true;
+      this.doneCount++;
     }
     while (this.head < this.pending.length && this.pending[this.head]!.done) {
       this.head++;

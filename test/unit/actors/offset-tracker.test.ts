@@ -18,6 +18,19 @@ describe('PartitionTracker', () => {
     expect(t.inFlight()).toBe(0);
   });
 
+  it('settle takes the handle track returned: it survives the compaction of settled records, and twice is once', () => {
+    const t = new PartitionTracker(0n);
+    const entries = Array.from({ length: 5_000 }, (_, i) => t.track(BigInt(i * 2)));
+    for (let i = 0; i < 3_000; i++) t.settle(entries[i]!); // the head passes 1,024 twice: settled records are dropped
+    expect(t.committable()).toBe(6_000n);
+    t.settle(entries[4_999]!);
+    t.settle(entries[4_999]!);
+    expect(t.inFlight()).toBe(1_999);
+    for (let i = 3_000; i < 4_999; i++) t.settle(entries[i]!);
+    expect(t.inFlight()).toBe(0);
+    expect(t.committable()).toBe(9_999n);
+  });
+
   it('rejects out-of-order tracking', () => {
     const t = new PartitionTracker(0n);
     t.track(5n);
