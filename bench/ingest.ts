@@ -1,7 +1,9 @@
 // `npm run bench -- ingest`: end-to-end ingest Kafka → committed in PostgreSQL (64 logical shards over the
 // local clusters, each a primary with 2 async replicas), beside raw COPY rows/s into the same primaries in the
 // same run. Phase 1 drains a backlog (sustained throughput, ≥ 60 s); phase 2 paces load to measure
-// produce→committed latency. Last line: one JSON object.
+// produce→committed latency; phase 3 applies the same commands straight to PostgreSQL with the writers' own
+// statement (the ceiling no daemon here can pass). Last line: one JSON object.
+// Flags: --events N (default 5,000,000), --profile-drain FILE (a V8 CPU profile of the drain alone).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { Writable } from 'node:stream';
@@ -10,9 +12,13 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { KafkaCommandLog } from '../adapters/kafka/kafka-command-log.ts';
 import { createShardStores } from '../adapters/pg/index.ts';
-import { createTree } from '../actors/tree.ts';
+import type { AssocWrite } from '../adapters/pg/port.ts';
+import type { Queryable } from '../adapters/pg/queryable.ts';
+import { applyBatchSql } from '../adapters/pg/shard-sql.ts';
+import { clusterOfShard, createTree } from '../actors/tree.ts';
 import { loadConfig } from '../config/index.ts';
 import { systemClock } from '../lib/clock.ts';
+import { shardOf } from '../lib/command.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { ensureServices, resetCluster } from '../services/index.ts';
 import { Readable } from 'node:stream';
@@ -84,6 +90,49 @@ async function copyBaseline(ports: number[], seconds: number): Promise<number> {
   return perPrimary.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * The PostgreSQL side alone: the backlog's commands through the writers' own statement (applyBatchSql), in
+ * pre-built batches of 2,500 straight to each command's cluster, two transactions at a time per cluster (as
+ * group commit runs them), into emptied tables: no Kafka, no actors, no offsets. No daemon on this machine can
+ * apply these commands faster than this; the drain's rate over this one is the daemon's own cost.
+ */
+async function applyCeiling(config: ReturnType<typeof loadConfig>, events: number): Promise<number> {
+  const clusters = config.postgres.clusters;
+  function* batchesOf(cluster: string): Generator<AssocWrite[]> {
+    let pending: AssocWrite[] = [];
+    for (let i = 0; i < events; i += 20_000) {
+      commands(Math.min(20_000, events - i), i + 1).forEach((c, k) => {
+        const cmd = JSON.parse(c.value) as { op: string; entity: string; tag: string; at: number };
+        const shard = shardOf(cmd.entity, config.shards.count);
+        if (clusterOfShard(config, shard) !== cluster) return;
+        pending.push({ shard, entity: cmd.entity, tag: cmd.tag, attached: cmd.op === 'attach', partition: shard % config.kafka.partitions, offset: String(i + k), at: cmd.at });
+      });
+      while (pending.length >= 2_500) yield pending.splice(0, 2_500);
+    }
+    if (pending.length > 0) yield pending;
+    pending = [];
+  }
+  for (const c of clusters) await emptyTables(c.nodes[0]!.port);
+  const t0 = Date.now();
+  await Promise.all(
+    clusters.flatMap((c) => {
+      const batches = batchesOf(c.name);
+      return [0, 1].map(async () => {
+        const client = new pg.Client({ host: '127.0.0.1', port: c.nodes[0]!.port, user: 'postgres', database: 'tagstream' });
+        client.on('error', () => undefined);
+        await client.connect();
+        const q: Queryable = { query: async (text, params) => (await client.query(text, params)).rows as never };
+        try {
+          for (let b = batches.next(); !b.done; b = batches.next()) await applyBatchSql(q, b.value);
+        } finally {
+          await client.end();
+        }
+      });
+    }),
+  );
+  return events / ((Date.now() - t0) / 1000);
+}
+
 /** Empties the write path's tables on one primary (after migrations, so they exist). */
 async function emptyTables(port: number): Promise<void> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
@@ -106,9 +155,13 @@ async function main(): Promise<void> {
   const config = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' }, shards: { count: 64 }, kafka: { topic, dlqTopic: `${topic}.dlq`, parkingTopic: `${topic}.parking`, groupId: `${topic}-w`, partitions: 16 }, writer: { batchSize: 2_000, batchWindowMs: 20 } } });
   const primaries = config.postgres.clusters.map((c) => c.nodes[0]!.port);
 
-  say('raw COPY baseline (10 s, all primaries at once)…');
-  const copyRate = await copyBaseline(primaries, 10);
-  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s`);
+  // A cold cluster (buffers not yet touched, files not yet extended) copies slower than a warm one: 223 k → 286 k
+  // rows/s over four rounds in a row here. The best of three rounds is the limit the ratio is taken against.
+  say('raw COPY baseline (3 rounds of 5 s, all primaries at once; the best counts)…');
+  const rounds: number[] = [];
+  for (let i = 0; i < 3; i++) rounds.push(await copyBaseline(primaries, 5));
+  const copyRate = Math.max(...rounds);
+  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s (rounds: ${rounds.map((r) => Math.round(r).toLocaleString()).join(', ')})`);
 
   const logger = silentLogger();
   const log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'bench-ingest', logger });
@@ -178,9 +231,12 @@ async function main(): Promise<void> {
   await tree.stop(10_000);
   for (const s of stores.values()) await s.close();
   await log.close();
+  say('phase 3: the same commands straight to PostgreSQL (the writers\' statement, no Kafka, no actors)…');
+  const ceiling = await applyCeiling(config, events);
+  say(`  ${Math.round(ceiling).toLocaleString()} commands/s: the most any daemon could reach here (drain ÷ this = ${(eventsPerS / ceiling).toFixed(2)})`);
   const ratio = eventsPerS / copyRate;
-  say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}`);
-  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb }));
+  say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}; the statement alone ÷ raw COPY = ${(ceiling / copyRate).toFixed(3)}`);
+  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb, apply_ceiling_per_s: Math.round(ceiling), ceiling_ratio: Number((ceiling / copyRate).toFixed(3)) }));
   process.exit(0);
 }
 

@@ -12,7 +12,12 @@ const all = readdirSync(dir)
   .sort();
 /** Names the issues use that differ from the file's (`npm run bench -- index` runs bench/indexing.ts). */
 const aliases: Record<string, string> = { index: 'indexing' };
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-')).map((w) => aliases[w] ?? w);
+// Names come first; everything from the first flag on goes to each benchmark (`npm run bench -- ingest --events 3000000`).
+const args = process.argv.slice(2);
+const firstFlag = args.findIndex((a) => a.startsWith('-'));
+const names = firstFlag < 0 ? args : args.slice(0, firstFlag);
+const passed = firstFlag < 0 ? [] : args.slice(firstFlag);
+const wanted = names.map((w) => aliases[w] ?? w);
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${all.join(', ')}\n`);
@@ -21,7 +26,7 @@ if (unknown.length) {
 let failed = 0;
 for (const name of wanted.length ? wanted : all) {
   process.stdout.write(`\n=== bench ${name} ===\n`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.ts`)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.ts`), ...passed], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);
