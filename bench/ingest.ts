@@ -4,7 +4,8 @@
 // produce→committed latency; phase 3 applies the same commands straight to PostgreSQL with the writers' own
 // statement (the ceiling no daemon here can pass). Last line: one JSON object.
 // Flags: --events N (default 5,000,000), --profile-drain FILE (a V8 CPU profile of the drain alone).
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +34,35 @@ const argStr = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
+
+/**
+ * Busy CPU time of the whole machine in µs (every process: the daemon, the six PostgreSQL nodes, Kafka), from
+ * /proc/stat; null where there is none. Divided by the rows of a phase: what one row costs the two cores.
+ */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function machineBusyUs(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return ((f.reduce((a, b) => a + b, 0) - idle) * 1e6) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+/** Runs `fn`; the machine's busy CPU µs per row over it (`rows` from fn's result), or null off Linux. */
+async function cpuPerRow<T>(fn: () => Promise<T>, rows: (r: T) => number): Promise<{ value: T; usPerRow: number | null }> {
+  const before = machineBusyUs();
+  const value = await fn();
+  const after = machineBusyUs();
+  return { value, usPerRow: before === null || after === null ? null : (after - before) / rows(value) };
+}
+const us = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)} µs`);
 
 /** Starts V8's CPU profiler in this process; the function it returns stops it and gives the profile. */
 async function startProfiler(): Promise<() => Promise<object>> {
@@ -136,6 +166,30 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
   return events / ((Date.now() - t0) / 1000);
 }
 
+const round1 = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
+
+/** Reads the whole backlog with a fresh group, counting records and doing nothing else: records/s. */
+async function bareConsumer(log: KafkaCommandLog, topic: string, events: number): Promise<number> {
+  let n = 0;
+  let t0 = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const sub = await log.subscribe({
+    groupId: `${topic}-bare`,
+    topics: [topic],
+    fromBeginning: true,
+    eachBatch: async (b) => {
+      if (t0 === 0) t0 = Date.now();
+      n += b.records.length;
+      if (n >= events) resolveDone();
+    },
+  });
+  await done;
+  const secs = (Date.now() - t0) / 1000;
+  await sub.stop();
+  return events / secs;
+}
+
 /** Empties the write path's tables on one primary (after migrations, so they exist). */
 async function emptyTables(port: number): Promise<void> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
@@ -161,10 +215,13 @@ async function main(): Promise<void> {
   // A cold cluster (buffers not yet touched, files not yet extended) copies slower than a warm one: 223 k → 286 k
   // rows/s over four rounds in a row here. The best of three rounds is the limit the ratio is taken against.
   say('raw COPY baseline (3 rounds of 5 s, all primaries at once; the best counts)…');
-  const rounds: number[] = [];
-  for (let i = 0; i < 3; i++) rounds.push(await copyBaseline(primaries, 5));
-  const copyRate = Math.max(...rounds);
-  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s (rounds: ${rounds.map((r) => Math.round(r).toLocaleString()).join(', ')})`);
+  const copy = await cpuPerRow(async () => {
+    const rounds: number[] = [];
+    for (let i = 0; i < 3; i++) rounds.push(await copyBaseline(primaries, 5));
+    return rounds;
+  }, (rounds) => rounds.reduce((a, r) => a + r * 5, 0));
+  const copyRate = Math.max(...copy.value);
+  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s (rounds: ${copy.value.map((r) => Math.round(r).toLocaleString()).join(', ')}); machine CPU per row ${us(copy.usPerRow)}`);
 
   const logger = silentLogger();
   const log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'bench-ingest', logger });
@@ -204,15 +261,18 @@ async function main(): Promise<void> {
   const profile = argStr('profile-drain'); // a .cpuprofile of the drain alone (open it in Chrome's DevTools)
   const profiler = profile ? await startProfiler() : null;
   const t0 = Date.now();
+  const busy0 = machineBusyUs();
   await tree.start();
   while (committedTotal < BigInt(events)) await new Promise((r) => setTimeout(r, 100));
   const drainS = (Date.now() - t0) / 1000;
+  const busy1 = machineBusyUs();
+  const drainCpu = busy0 === null || busy1 === null ? null : (busy1 - busy0) / events;
   if (profiler && profile) {
     writeFileSync(profile, JSON.stringify(await profiler()));
     say(`  drain profile written to ${profile}`);
   }
   const eventsPerS = events / drainS;
-  say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s`);
+  say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s; machine CPU per event ${us(drainCpu)}`);
   if (drainS < 60) say(`  note: the drain took under 60 s; the goal asks for ≥ 60 s sustained: run with more --events`);
 
   say('phase 2: paced load (2,000 events/s for 20 s) for produce→committed latency…');
@@ -233,13 +293,20 @@ async function main(): Promise<void> {
   say(`  produce→committed p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms over ${latencies.length} events; RSS ${rssMb} MB (daemon + producer in one process)`);
   await tree.stop(10_000);
   for (const s of stores.values()) await s.close();
-  await log.close();
   say('phase 3: the same commands straight to PostgreSQL (the writers\' statement, no Kafka, no actors)…');
-  const ceiling = await applyCeiling(config, events);
-  say(`  ${Math.round(ceiling).toLocaleString()} commands/s: the most any daemon could reach here (drain ÷ this = ${(eventsPerS / ceiling).toFixed(2)})`);
+  const stmt = await cpuPerRow(() => applyCeiling(config, events), () => events);
+  const ceiling = stmt.value;
+  say(`  ${Math.round(ceiling).toLocaleString()} commands/s: the most any daemon could reach here (drain ÷ this = ${(eventsPerS / ceiling).toFixed(2)}); machine CPU per command ${us(stmt.usPerRow)}`);
+  say('phase 4: a bare consumer of the same topic (kafkajs through our subscription, records counted, nothing else)…');
+  const bare = await cpuPerRow(() => bareConsumer(log, topic, events), () => events);
+  say(`  ${Math.round(bare.value).toLocaleString()} records/s; machine CPU per record ${us(bare.usPerRow)}`);
+  // On a saturated machine the costs add up: the statement plus reading the record bound any daemon here.
+  const bound = copy.usPerRow && stmt.usPerRow && bare.usPerRow ? copy.usPerRow / (stmt.usPerRow + bare.usPerRow) : null;
+  if (bound !== null) say(`  CPU bound on the ratio: COPY's ${us(copy.usPerRow)} per row ÷ (statement ${us(stmt.usPerRow)} + consumer ${us(bare.usPerRow)}) = ${bound.toFixed(3)}`);
   const ratio = eventsPerS / copyRate;
+  await log.close();
   say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}; the statement alone ÷ raw COPY = ${(ceiling / copyRate).toFixed(3)}`);
-  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb, apply_ceiling_per_s: Math.round(ceiling), ceiling_ratio: Number((ceiling / copyRate).toFixed(3)) }));
+  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb, apply_ceiling_per_s: Math.round(ceiling), ceiling_ratio: Number((ceiling / copyRate).toFixed(3)), bare_consumer_per_s: Math.round(bare.value), cpu_us: { copy_row: round1(copy.usPerRow), event: round1(drainCpu), statement: round1(stmt.usPerRow), consumer: round1(bare.usPerRow) }, cpu_bound_ratio: bound === null ? null : Number(bound.toFixed(3)) }));
   process.exit(0);
 }
 

@@ -54,6 +54,8 @@ export class ClusterMonitor {
   private readonly stop$ = new AbortController();
   private loops: Promise<void>[] = [];
   private lastProbe: NodeProbe[] = [];
+  /** Bumped by every topology we hand the machine (setMachineTopology). */
+  private topologyEpoch = 0;
   private readonly diverged = new Set<string>();
   /** Fenced nodes whose read-only fence this monitor confirmed (builtin mode). */
   private readonly refenced = new Set<string>();
@@ -151,7 +153,7 @@ export class ClusterMonitor {
     }
     const next: Topology = { primary: t.primary, replicas, fenced: t.fenced.filter((f) => !readmit.includes(f)) };
     await this.deps.store.setTopology(next);
-    this.actor?.send({ type: 'TOPOLOGY.SET', topology: next });
+    this.setMachineTopology(next);
     this.deps.logger.warn({ replicas, readmit }, 'replicas follow what Patroni runs');
   }
 
@@ -167,11 +169,22 @@ export class ClusterMonitor {
     }
   }
 
+  /**
+   * Tells the machine the topology we set (adopt, Patroni's replicas). Probe rounds that began before it answer
+   * about the old one (a node fenced then is reported down, not probed): they are dropped, see round().
+   */
+  private setMachineTopology(next: Topology): void {
+    this.topologyEpoch++;
+    this.actor?.send({ type: 'TOPOLOGY.SET', topology: next });
+  }
+
   private async round(): Promise<void> {
     const actor = this.actor!;
+    const epoch = this.topologyEpoch;
     const probes = await this.deps.store.probe();
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
+    if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));
     if (++this.rounds % 4 === 0) await this.checkFenced(actor.getSnapshot().context.topology);
   }
@@ -281,7 +294,7 @@ export class ClusterMonitor {
     await this.deps.store.readmit(node);
     const next: Topology = { primary: t.primary, replicas: [...new Set([...t.replicas, node])], fenced: t.fenced.filter((f) => f !== node) };
     await this.deps.store.setTopology(next);
-    actor.send({ type: 'TOPOLOGY.SET', topology: next });
+    this.setMachineTopology(next);
     this.diverged.delete(node);
     this.refenced.delete(node); // fenced again later, it must be fenced (and confirmed) again
     this.deps.logger.warn({ node, topology: next }, 'node adopted as a replica: reads may be routed to it again');
