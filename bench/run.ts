@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = import.meta.dirname;
-const helpers = new Set(['run', 'open-loop']);
+const helpers = new Set(['run', 'open-loop', 'raw-http']);
 const all = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && !helpers.has(f.replace(/\.ts$/, '')) && !f.startsWith('_'))
   .map((f) => f.replace(/\.ts$/, ''))
