@@ -67,5 +67,10 @@ describe('ClusterMonitor: a probe answer older than an adoption', () => {
     await new Promise((r) => setImmediate(r));
 
     expect(await monitor.switchover({ target: 'pgr-n0' })).toEqual({ cluster: 'pgr', from: 'pgr-n1', to: 'pgr-n0' });
+
+    // The monitor still watches: the new primary dies, a replica takes over.
+    e.killNode('pgr-n0');
+    await vi.waitFor(() => expect(monitor!.status().lastFailover).toMatchObject({ from: 'pgr-n0' }), { timeout: 10_000, interval: 20 });
+    expect(['pgr-n1', 'pgr-n2']).toContain(s.topology().primary);
   }, 30_000);
 });
