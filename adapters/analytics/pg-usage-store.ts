@@ -206,11 +206,18 @@ export class PgUsageStore implements UsageStore {
       this.pools.set(c.name, entry);
     }
     const client = await entry.pool.connect();
+    // pg-pool listens for errors on idle clients only: a server that dies (a killed primary) between two queries
+    // of this session emits 'error' on the held client, and with nobody listening that ends the process.
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost = err);
+    client.on('error', onError);
     try {
       const out = await fn(client);
-      client.release();
+      client.removeListener('error', onError);
+      client.release(lost ?? undefined);
       return out;
     } catch (err) {
+      client.removeListener('error', onError);
       client.release(err instanceof Error ? err : true);
       throw err;
     }
