@@ -31,7 +31,9 @@ const PG_CLASS: Record<string, ErrorClass> = {
   '08': 'retry', // connection exception
   '22': 'poison', // data exception
   '23': 'poison', // integrity constraint violation
-  '42': 'poison', // syntax error or access rule violation (bad input reaching SQL)
+  // Syntax error or access rule violation: our SQL or our grants, never the input (parameters are bound). A batch
+  // bisected into the DLQ for a revoked privilege (42501) would dead-letter every command: stop and alert instead.
+  '42': 'fatal',
   '40': 'retry', // transaction rollback
   '53': 'retry', // insufficient resources
   '57': 'retry', // operator intervention
@@ -135,7 +137,9 @@ const SOCKET_MESSAGES: Array<[RegExp, ErrorClass]> = [
   [/connection terminated|server closed the connection|Connection is closed|socket hang up|terminating connection/i, 'retry'],
   // ioredis with the offline queue off, while (re)connecting: the server is unreachable right now.
   [/Stream isn't writeable/i, 'retry'],
-  [/timeout|timed out/i, 'retry'],
+  // The drivers' own timeouts, by their exact words (pg, pg-pool, ioredis). Any other error that merely mentions
+  // a timeout is unknown, and unknown errors are not retried (contract 8).
+  [/^(Query read timeout|Connection terminated due to connection timeout|timeout exceeded when trying to connect|timeout expired|Command timed out)$/, 'retry'],
 ];
 
 interface ErrorShape {

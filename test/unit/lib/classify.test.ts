@@ -21,6 +21,12 @@ const table: Array<[string, unknown, ErrorClass]> = [
   ['pg unique violation 23505', err({ code: '23505' }), 'poison'],
   ['pg undefined table 42P01', err({ code: '42P01' }), 'fatal'],
   ['pg bad password 28P01', err({ code: '28P01' }), 'fatal'],
+  // A revoked privilege is no fault of the batch: bisecting it into the DLQ would dead-letter every command.
+  ['pg insufficient privilege 42501', err({ code: '42501' }), 'fatal'],
+  ['pg syntax error 42601 (our SQL, not the input: parameters are bound)', err({ code: '42601' }), 'fatal'],
+  ['pg query_timeout of node-postgres', err({ message: 'Query read timeout' }), 'retry'],
+  ['pg connect timeout of node-postgres', err({ message: 'Connection terminated due to connection timeout' }), 'retry'],
+  ['pg-pool connect timeout', err({ message: 'timeout exceeded when trying to connect' }), 'retry'],
   ['pg internal error XX000', err({ code: 'XX000' }), 'fatal'],
   ['pg too many connections 53300', err({ code: '53300' }), 'retry'],
   // Redis replies
@@ -58,6 +64,8 @@ const table: Array<[string, unknown, ErrorClass]> = [
   ['wrapped pg error is classified by its cause', new Error('apply failed', { cause: err({ code: '40001' }) }), 'retry'],
   ['abort', Object.assign(new Error('aborted'), { name: 'AbortError' }), 'fatal'],
   ['unknown error is fatal, never retried forever', new Error('what is this'), 'fatal'],
+  ['an unknown error that mentions a timeout is still unknown: fatal', new Error('the frobnicator timed out'), 'fatal'],
+  ['an unknown error whose message says timeout is still unknown: fatal', new Error('lock timeout in some library'), 'fatal'],
   ['a thrown string', 'boom', 'fatal'],
   ['undefined', undefined, 'fatal'],
 ];
