@@ -24,6 +24,8 @@ export interface ApplyResult {
   perShard: Array<{ shard: number; changed: number; versioned: number }>;
   /** WAL position at or after the commit of this batch, on the primary. */
   commitLsn: string;
+  /** The timeline of the primary that committed it: a replica proves the write only on this timeline. */
+  commitTimeline?: number;
 }
 
 export interface ReadOptions {
@@ -70,10 +72,43 @@ export interface NodeProbe {
   replayLsn?: string;
   latencyMs?: number;
   error?: string;
-  /** Primary: the timeline it writes on (a newer promotion has a higher one). */
+  /**
+   * Primary: the timeline it writes on (a newer promotion has a higher one). Standby: the timeline it receives
+   * (pg_stat_wal_receiver.received_tli), else the one of its last restartpoint — a lower bound either way.
+   */
   timeline?: number;
-  /** Primary that refuses writes (default_transaction_read_only: fenced by a failover). */
+  /** default_transaction_read_only is on (a primary fenced by a failover refuses writes this way). Any role. */
   readOnly?: boolean;
+  /** Standby: its WAL receiver (pg_stat_wal_receiver); absent when none runs. */
+  receiver?: WalReceiverProbe;
+  /** Primary: its WAL senders (pg_stat_replication), by the standby's application_name. */
+  replication?: ReplicationRow[];
+  /** Standby: the timeline of `replayLsn`, when it was read unchanged before and after that LSN. */
+  replayTimeline?: number;
+}
+
+export interface WalReceiverProbe {
+  /** 'streaming', 'starting', 'waiting', 'catchup', 'stopping', … */
+  status: string;
+  /** The node it receives from, matched by sender host and port; null when no configured node matches. */
+  upstream: string | null;
+  /** received_tli. */
+  timeline?: number;
+}
+
+export interface ReplicationRow {
+  /** application_name: the standby's node name by convention (services/, PgClusterControl.repoint). */
+  name: string;
+  /** 'streaming', 'catchup', 'startup', 'backup', 'stopping'. */
+  state: string;
+  replayLsn?: string;
+}
+
+/** Where a commit landed: its WAL position and the timeline of the primary that wrote it. */
+export interface CommitPoint {
+  lsn: string;
+  /** Absent when the writer could not tell (then only a bare-LSN proof is possible). */
+  timeline?: number;
 }
 
 export interface Topology {
@@ -81,6 +116,16 @@ export interface Topology {
   replicas: string[];
   /** Nodes that must never receive a write of ours again (old primaries). */
   fenced: string[];
+}
+
+export interface ReplicatedOptions {
+  all?: boolean;
+  /**
+   * The timeline the write was committed on (ApplyResult.commitTimeline). A replica counts only if it replayed
+   * `lsn` on this same timeline: a replica of a newer primary passes the LSN of a write that died with a deposed
+   * one without holding it.
+   */
+  timeline?: number;
 }
 
 export interface ShardStore {
@@ -98,7 +143,7 @@ export interface ShardStore {
    * `all`: every replica of the topology has (and there is one) — for clusters whose failover manager may
    * promote a replica that is not the most caught-up one (Patroni, while the old primary still streams).
    */
-  replicatedTo(lsn: string, opts?: { all?: boolean }): Promise<boolean>;
+  replicatedTo(lsn: string, opts?: ReplicatedOptions): Promise<boolean>;
   /** Every association row of a shard (attached or tombstoned), ordered by entity, tag: reconcile and checker. */
   shardRows(shard: number): Promise<AssocRow[]>;
   shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>>;
