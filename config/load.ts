@@ -5,6 +5,7 @@ import { ErrorCodes, TagstreamError } from '../lib/errors.ts';
 import { common, profileDefaults, type Profile } from './profiles.ts';
 import { crossChecks } from './checks.ts';
 import { configSchema, type Config } from './schema.ts';
+import { describeUnknownKey, describeUnknownVariable, NON_SETTING_VARIABLES, unknownKeys } from './unknown-keys.ts';
 
 type Json = Record<string, unknown>;
 
@@ -37,7 +38,14 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
       problems.push(`TAGSTREAM_CONFIG (${filePath}): ${(err as Error).message}`);
     }
   }
-  const fromEnv = envOverrides(env, problems);
+  const variables: EnvSetting[] = [];
+  const fromEnv = envOverrides(env, problems, variables);
+  // Strict: a key nobody reads is a typo until proven otherwise (file, variables and code overrides alike).
+  for (const u of unknownKeys(configSchema, file)) problems.push(describeUnknownKey(u));
+  for (const v of variables) {
+    for (const u of unknownKeys(configSchema, nest(v.path, v.value))) problems.push(describeUnknownVariable(v.variable, u, v.path));
+  }
+  for (const u of unknownKeys(configSchema, opts.overrides ?? {})) problems.push(describeUnknownKey(u));
   const requested = (opts.overrides?.profile ?? fromEnv.profile ?? file.profile ?? 'embedded') as string;
   const profile: Profile = PROFILES.includes(requested as Profile) ? (requested as Profile) : 'embedded';
   if (!PROFILES.includes(requested as Profile)) problems.push(`profile: must be one of ${PROFILES.join(', ')} (got "${requested}")`);
@@ -57,11 +65,25 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   return deepFreeze(parsed.data);
 }
 
-/** TAGSTREAM_HTTP__ADMIN_TOKEN=x → { http: { adminToken: 'x' } }. Values are JSON when they parse as JSON. */
-export function envOverrides(env: Record<string, string | undefined>, problems: string[] = []): Json {
+/** One TAGSTREAM_* variable and the setting it names. */
+export interface EnvSetting {
+  variable: string;
+  path: string[];
+  value: unknown;
+}
+
+function nest(path: string[], value: unknown): Json {
+  return path.reduceRight<unknown>((inner, seg) => ({ [seg]: inner }), value) as Json;
+}
+
+/**
+ * TAGSTREAM_HTTP__ADMIN_TOKEN=x → { http: { adminToken: 'x' } }. Values are JSON when they parse as JSON.
+ * `settings` receives each variable with its path, so that an unknown one can be reported by its own name.
+ */
+export function envOverrides(env: Record<string, string | undefined>, problems: string[] = [], settings: EnvSetting[] = []): Json {
   const out: Json = {};
   for (const [key, raw] of Object.entries(env)) {
-    if (!key.startsWith('TAGSTREAM_') || raw === undefined || key === 'TAGSTREAM_CONFIG') continue;
+    if (!key.startsWith('TAGSTREAM_') || raw === undefined || NON_SETTING_VARIABLES.includes(key)) continue;
     const segments = key.slice('TAGSTREAM_'.length).split('__').map(camel);
     if (segments.some((s) => s.length === 0)) {
       problems.push(`${key}: malformed variable name`);
@@ -75,6 +97,7 @@ export function envOverrides(env: Record<string, string | undefined>, problems: 
         value = raw;
       }
     }
+    settings.push({ variable: key, path: segments, value });
     let node = out;
     for (const seg of segments.slice(0, -1)) node = (node[seg] ??= {}) as Json;
     node[segments[segments.length - 1]!] = value;

@@ -1,5 +1,5 @@
 // Ports and paths of the real services that services/ starts on loopback. The local profile and the
-// launcher both read this, so they cannot disagree. Override the base with TAGSTREAM_SERVICES_BASE_PORT.
+// launcher both read this, so they cannot disagree. Override the base with TAGSTREAM_SERVICES__BASE_PORT.
 
 export interface LocalLayout {
   pgClusters: number;

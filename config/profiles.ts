@@ -1,12 +1,21 @@
 // Defaults per profile. embedded: in-process stand-ins; local: the real services of services/ on loopback;
 // production: addresses must come from the config file or TAGSTREAM_* environment.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { esPort, kafkaPort, pgPort, redisPort, type LocalLayout } from './local-layout.ts';
 
 export type Profile = 'embedded' | 'local' | 'production';
 type Json = Record<string, unknown>;
 
-const projectRoot = path.resolve(import.meta.dirname, '..');
+/** The directory of package.json: one level up from config/ in the source tree, two from dist/config/. */
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
+}
+
+const projectRoot = findProjectRoot(import.meta.dirname);
 
 export const common: Json = {
   log: { level: 'info' },
@@ -17,6 +26,7 @@ export const common: Json = {
   kafka: { clientId: 'tagstream', topic: 'tag-commands', dlqTopic: 'tag-commands.dlq', parkingTopic: 'tag-commands.parking', partitions: 16, groupId: 'tagstream-writers', ssl: false },
   elasticsearch: { index: 'tags', refreshIntervalMs: 1_000 },
   writer: { batchSize: 500, batchWindowMs: 20, mailboxCapacity: 500, groupCommit: { maxRows: 5_000, maxInFlight: 2 } },
+  hold: { enabled: true, maxSendWaitMs: 1_000, drainRatePerSec: 2_000, pollMs: 500, releaseBelow: 500 },
   commands: { maxBytes: 4_096, maxTagLength: 64, maxEntityLength: 128 },
   indexer: { poolSize: 2, groupId: 'tagstream-indexer', analyticsGroupId: 'tagstream-analytics' },
   retry: { retries: 3, initialMs: 200, multiplier: 2, maxMs: 5_000, jitter: 0.2 },
