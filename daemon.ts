@@ -1,6 +1,11 @@
 // The composition root: config → adapters → supervision tree → HTTP. The only place that wires real things.
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createCommandLog } from './adapters/kafka/index.ts';
+import { createLeaderElection, type LeaderElection } from './adapters/kafka/leader-election.ts';
+import { ControlLog } from './actors/leader/control-log.ts';
+import { Leader } from './actors/leader/leader.ts';
 import type { CommandLog } from './adapters/kafka/port.ts';
 import { createShardStores } from './adapters/pg/index.ts';
 import type { ShardStore } from './adapters/pg/port.ts';
@@ -43,6 +48,9 @@ export interface DaemonOptions {
   /** Replaces the feature list (tests attach only what they exercise). */
   features?: FeatureFactory[];
   onFatal?: (path: string, err: unknown) => void;
+  /** Replaces the failover leader election (tests); `leaderSessionTimeoutMs` tunes the Kafka one. */
+  election?: LeaderElection;
+  leaderSessionTimeoutMs?: number;
 }
 
 export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -56,6 +64,16 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   const caches = new Map([...(opts.adapters?.caches ?? createCacheStores(config, logger, clock))].map(([n, c]) => [n, timed(c, 'redis', n)]));
   const search = timed(opts.adapters?.search ?? createSearchIndex(config, logger, clock), 'search', 'index');
   const inspection = createInspectionBus({ capacity: config.flightRecorder.capacity });
+  // One failover leader per deployment, elected by Kafka group membership (README "Running several daemons").
+  const daemonId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let advertisedUrl: string | null = null;
+  const election = opts.election ?? createLeaderElection(config, { logger, clock, daemonId, ...(opts.leaderSessionTimeoutMs ? { sessionTimeoutMs: opts.leaderSessionTimeoutMs } : {}) });
+  const leader = new Leader({ election, control: new ControlLog(log, election.topic), clock, logger: logger.child({ component: 'leader' }), url: () => advertisedUrl });
+  leader.onChange((s) => {
+    metrics.failoverLeader.set(s.leader ? 1 : 0);
+    metrics.failoverLeaderTerm.set(s.current?.term ?? 0);
+  });
+  metrics.failoverLeader.set(0);
   const attached: Feature[] = [];
   let draining = false;
   let started = false;
@@ -110,6 +128,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
         committed: Object.fromEntries([...tree.ingest.committedOffsets()].map(([p, o]) => [p, o.toString()])),
         inFlight: tree.ingest.inFlight(),
         topology: Object.fromEntries([...stores].map(([n, s]) => [n, s.topology()])),
+        leadership: leader.status(),
         ...Object.fromEntries(attached.filter((f) => f.status).map((f) => [f.name, f.status!()])),
       }),
     },
@@ -128,6 +147,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     faults: new Map<string, FaultAction>(),
     readiness: notReadyReasons,
     features: new Map(),
+    leader,
   };
   for (const factory of opts.features ?? defaultFeatures) {
     const f = await factory(context);
@@ -136,10 +156,13 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   }
   if (config.profile === 'production') context.faults.clear();
 
+  await leader.start();
   await tree.start();
   for (const f of attached) await f.start?.();
   started = true;
   const url = await app.listen({ host: config.http.host, port: config.http.port });
+  advertisedUrl = url;
+  leader.join();
   logger.info({ url, profile: config.profile, shards: config.shards.count, clusters: [...stores.keys()] }, 'tagstream started');
 
   let stopping: Promise<void> | null = null;
@@ -158,6 +181,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
         logger.info({ reason }, 'draining');
         draining = true;
         for (const f of [...attached].reverse()) await f.stop?.().catch((err: unknown) => logger.warn({ err, feature: f.name }, 'feature stop failed'));
+        await leader.stop().catch((err: unknown) => logger.warn({ err }, 'leaving the leader group failed'));
         await tree.stop(10_000);
         await app.close();
         for (const s of stores.values()) await s.close().catch(() => undefined);

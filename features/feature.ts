@@ -5,6 +5,7 @@ import type { CommandLog } from '../adapters/kafka/port.ts';
 import type { ShardStore } from '../adapters/pg/port.ts';
 import type { CacheStore } from '../adapters/redis/port.ts';
 import type { SearchIndex } from '../adapters/search/port.ts';
+import type { Leader } from '../actors/leader/leader.ts';
 import type { Tree } from '../actors/tree.ts';
 import type { Config } from '../config/index.ts';
 import type { InspectionBus } from '../machines/index.ts';
@@ -42,6 +43,8 @@ export interface DaemonContext {
   readiness?(): string[];
   /** Other features, by name, once they are attached (a later feature may use an earlier one's API). */
   features: Map<string, Feature>;
+  /** The deployment's failover leader as this daemon sees it (several daemons; absent in tests that attach none). */
+  leader?: Leader;
 }
 
 export interface Feature {

@@ -2,7 +2,12 @@
 // effects it asks for (collect LSNs, promote, repoint, fence) through ClusterControl, and on a promotion
 // reroutes the cluster's store and rewinds the ingest so the lost window is re-applied (contracts 3 and 4).
 // In Patroni mode it never promotes: a PatroniFollower reports the leader Patroni elected.
+// With several daemons (builtin mode), only the failover leader feeds probes to the machine and acts; before
+// each step (promote, repoint, fence, unfence) it re-checks that it still leads and that the cluster's epoch is
+// the one it planned on, and after it publishes the next epoch. Followers probe and apply the latest epoch.
 import type { Actor } from 'xstate';
+import { notLeader } from '../leader/leader.ts';
+import type { ControlLog, Decision, EpochRecord } from '../leader/control-log.ts';
 import type { ClusterControl, NodeProbe, ShardStore, Topology } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
@@ -28,6 +33,22 @@ export interface ClusterMonitorDeps {
   /** A promotion happened: reroute writers and re-apply the lost window. */
   onPromoted: (topology: Topology) => Promise<void>;
   onCompleted?: (summary: FailoverSummary) => void;
+  /** Several daemons: the failover leader of the deployment (absent: this monitor always acts). */
+  leader?: MonitorLeadership;
+  /** Called just before pg_promote. */
+  onPromote?: (node: string) => void;
+  /** The latest decision epoch this monitor applied or published. */
+  onEpoch?: (epoch: number) => void;
+}
+
+/** What a monitor needs of the deployment's leadership (actors/leader/leader.ts provides it). */
+export interface MonitorLeadership {
+  readonly daemonId: string;
+  readonly control: ControlLog;
+  /** Cheap: gates probe rounds. */
+  isLeader(): boolean;
+  /** Fresh (group lease and control log): throws NOT_LEADER, else returns this daemon's term. */
+  check(why: string): Promise<number>;
 }
 
 export interface ClusterMonitorStatus {
@@ -41,6 +62,8 @@ export interface ClusterMonitorStatus {
   lastProbe: NodeProbe[];
   /** Patroni mode: the last /cluster answer and when it was asked (clock ms). */
   patroni?: { leader: string | null; members: PatroniMember[]; at: number } | null;
+  /** Several daemons: whether this daemon acts for the cluster, and the latest decision epoch it applied. */
+  leadership?: { acting: boolean; epoch: number; latest: Pick<EpochRecord, 'epoch' | 'decision' | 'daemonId' | 'term' | 'at'> | null };
 }
 
 export interface SwitchoverOutcome {
@@ -61,8 +84,16 @@ export class ClusterMonitor {
   private readonly refenced = new Set<string>();
   private rounds = 0;
   private readonly follower: PatroniFollower | null;
+  /** Builtin mode with a leader: this daemon acts only while it leads. */
+  private readonly gated: boolean;
+  private acting = false;
+  /** The latest decision epoch this monitor applied or published; a leader's steps are planned on it. */
+  private epoch = 0;
+  private term = 0;
 
   constructor(private readonly deps: ClusterMonitorDeps) {
+    this.gated = deps.leader !== undefined && deps.mode === 'builtin';
+    this.acting = !this.gated;
     this.follower =
       deps.mode === 'patroni'
         ? new PatroniFollower({
@@ -88,24 +119,98 @@ export class ClusterMonitor {
 
   start(): void {
     const { deps } = this;
+    // A starting daemon routes by the latest decision (the leader's control log was read before features start).
+    const rec = this.gated ? deps.leader!.control.latest(this.cluster) : null;
+    this.actor = this.createActor(rec && rec.topology.primary !== deps.store.topology().primary ? rec.topology : deps.store.topology());
+    if (rec) this.loops.push(this.applyEpoch(rec).catch((err: unknown) => deps.logger.error({ err }, 'applying the latest decision at start failed')));
+    this.loops.push(this.run());
+    if (this.follower) this.loops.push(this.follower.run(this.stop$.signal));
+  }
+
+  /** Every step of the machine, gated (leader and epoch re-checked first) and recorded (next epoch after). */
+  private gatedControl(): ClusterControl {
+    const { deps } = this;
+    const c = deps.control;
+    const step =
+      <A extends unknown[]>(decision: Decision, fn: (...a: A) => Promise<void>, after: (...a: A) => { topology: Topology; detail?: Record<string, unknown> }) =>
+      async (...a: A): Promise<void> => {
+        await this.guard(decision);
+        const planned = after(...a);
+        await fn(...a);
+        await this.publish(decision, planned.topology, planned.detail);
+      };
+    return Object.assign(Object.create(c) as ClusterControl, {
+      promote: step(
+        'promote',
+        (node: string, ms: number) => c.promote(node, ms),
+        (node: string) => {
+          const t = this.machineTopology();
+          return { topology: { primary: node, replicas: t.replicas.filter((r) => r !== node && r !== t.primary), fenced: [...new Set([...t.fenced.filter((f) => f !== node), t.primary])] }, detail: { node, from: t.primary, reason: this.actor?.getSnapshot().context.current?.reason ?? null } };
+        },
+      ),
+      repoint: step('repoint', (r: string, p: string) => c.repoint(r, p), (replica: string, primary: string) => ({ topology: this.machineTopology(), detail: { replica, primary } })),
+      // A read-only fence the machine confirms is remembered, so the fenced-node check does not repeat it.
+      fence: step(
+        'fence',
+        async (node: string, mode?: Parameters<ClusterControl['fence']>[1]) => {
+          await c.fence(node, mode);
+          if (mode === 'read-only') this.refenced.add(node);
+        },
+        (node: string) => ({ topology: this.machineTopology(), detail: { node } }),
+      ),
+      unfence: step('unfence', (node: string) => c.unfence(node), (node: string) => ({ topology: this.machineTopology(), detail: { node } })),
+    });
+  }
+
+  /** Before a step: this daemon still leads (fresh check) and nobody decided anything since its plan. */
+  private async guard(step: string): Promise<void> {
+    if (!this.gated) return;
+    const lead = this.deps.leader!;
+    this.term = await lead.check(`${this.cluster}: ${step}`);
+    const latest = lead.control.latest(this.cluster)?.epoch ?? 0;
+    if (latest !== this.epoch) {
+      this.deps.logger.error({ step, planned: this.epoch, latest }, 'a newer topology decision exists: this step is not taken');
+      this.acting = false; // the next round starts again from the latest decision (leadershipChanged)
+      throw notLeader(lead.control.leader(), `${this.cluster}: ${step} was planned on epoch ${this.epoch}, the latest is ${latest}`);
+    }
+  }
+
+  /** After a step: the next epoch, acks=all. A publish that fails is logged; the nodes still say what happened. */
+  private async publish(decision: Decision, topology: Topology, detail?: Record<string, unknown>): Promise<void> {
+    if (!this.gated) return;
+    const lead = this.deps.leader!;
+    const epoch = Math.max(this.epoch, lead.control.latest(this.cluster)?.epoch ?? 0) + 1;
+    const rec: EpochRecord = { cluster: this.cluster, epoch, decision, topology, term: this.term, daemonId: lead.daemonId, at: this.deps.clock.now(), ...(detail ? { detail } : {}) };
+    try {
+      await lead.control.publishEpoch(rec);
+      const cur = lead.control.latest(this.cluster);
+      if (cur?.epoch === epoch && cur.daemonId === lead.daemonId) {
+        this.epoch = epoch;
+        this.deps.onEpoch?.(epoch);
+        this.deps.logger.warn({ epoch, decision, topology, detail }, 'topology decision published');
+      } else this.deps.logger.error({ epoch, decision, latest: cur }, 'another daemon published this epoch first');
+    } catch (err) {
+      this.deps.logger.error({ err, epoch, decision }, 'could not publish the topology decision (followers learn it from the nodes)');
+    }
+  }
+
+  /** Builds the failover actor on `topology` (also after leadership moved: a fresh machine, no stale plan). */
+  private createActor(topology: Topology): Actor<FailoverMachine> {
+    const { deps } = this;
     const machine = createFailoverMachine(deps.machine, { clock: deps.clock }).provide({
       actors: failoverEffects({
-        // A read-only fence the machine confirms is remembered, so the fenced-node check does not repeat it.
-        control: Object.assign(Object.create(deps.control) as ClusterControl, {
-          fence: async (node: string, mode: Parameters<ClusterControl['fence']>[1]) => {
-            await deps.control.fence(node, mode);
-            if (mode === 'read-only') this.refenced.add(node);
-          },
-        }),
+        control: this.gatedControl(),
         clock: deps.clock,
         logger: deps.logger,
         promoteTimeoutMs: deps.machine.promoteTimeoutMs ?? 30_000,
         catchUpTimeoutMs: deps.machine.switchoverTimeoutMs ?? 10_000,
         fenceMode: deps.mode === 'patroni' ? 'sessions' : 'read-only',
+        ...(deps.onPromote ? { onPromote: deps.onPromote } : {}),
       }),
     });
-    const actor = createMachineActor(machine, { clock: deps.clock, id: `failover:${this.cluster}`, inspect: deps.inspection, input: { cluster: this.cluster, topology: deps.store.topology(), mode: deps.mode } });
+    const actor = createMachineActor(machine, { clock: deps.clock, id: `failover:${this.cluster}`, inspect: deps.inspection, input: { cluster: this.cluster, topology, mode: deps.mode } });
     actor.on('topology.promoted', (e) => {
+      if (actor !== this.actor) return;
       deps.logger.error({ from: e.from, to: e.to }, 'primary replaced: rerouting writers and re-applying the lost window');
       void this.reroute(e.topology).catch((err: unknown) => deps.logger.error({ err }, 'rerouting after promotion failed'));
     });
@@ -120,9 +225,44 @@ export class ClusterMonitor {
         ? deps.logger.warn({ primary: e.oldPrimary }, 'switchover abandoned: no replica could take over; the primary accepts writes again')
         : deps.logger.error({ primary: e.oldPrimary }, 'switchover abandoned and the primary could NOT be made writable again: ALTER SYSTEM RESET default_transaction_read_only on it'),
     );
-    this.actor = actor;
-    this.loops.push(this.run());
-    if (this.follower) this.loops.push(this.follower.run(this.stop$.signal));
+    return actor;
+  }
+
+  /** Leadership moved: a leader starts from the latest decision; a follower drops any plan in progress. */
+  private async leadershipChanged(acting: boolean): Promise<void> {
+    const { deps } = this;
+    this.acting = acting;
+    await deps.leader!.control.refresh().catch(() => undefined);
+    const rec = deps.leader!.control.latest(this.cluster);
+    if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
+    const state = this.state();
+    if (acting || (state !== 'healthy' && state !== 'degraded')) {
+      this.actor?.stop();
+      this.actor = this.createActor(deps.store.topology());
+    }
+    deps.logger.warn({ acting, epoch: this.epoch, topology: deps.store.topology() }, acting ? 'leading: this daemon decides failovers of the cluster' : 'following: the failover leader decides for the cluster');
+  }
+
+  /** Follower: routes by the latest decision of the leader (and stays ready to lead from it). */
+  private async follow(): Promise<void> {
+    const control = this.deps.leader!.control;
+    await control.refresh();
+    const rec = control.latest(this.cluster);
+    if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
+  }
+
+  private async applyEpoch(rec: EpochRecord): Promise<void> {
+    const { deps } = this;
+    const cur = deps.store.topology();
+    const next = rec.topology;
+    for (const n of [next.primary, ...next.replicas]) if (cur.fenced.includes(n)) await deps.store.readmit(n);
+    if (next.primary !== cur.primary) await deps.onPromoted(next);
+    else await deps.store.setTopology(next);
+    for (const n of next.fenced) if (!cur.fenced.includes(n) && n !== cur.primary) this.diverged.delete(n);
+    this.setMachineTopology(next);
+    this.epoch = rec.epoch;
+    deps.onEpoch?.(rec.epoch);
+    deps.logger.warn({ epoch: rec.epoch, decision: rec.decision, by: rec.daemonId, topology: next }, 'applied the leader\'s topology decision');
   }
 
   /** Patroni mode: proof, asked after a replica replayed a write, that our primary still leads (else true). */
@@ -179,11 +319,16 @@ export class ClusterMonitor {
   }
 
   private async round(): Promise<void> {
+    if (this.gated) {
+      const acting = this.deps.leader!.isLeader();
+      if (acting !== this.acting) await this.leadershipChanged(acting);
+    }
     const actor = this.actor!;
     const epoch = this.topologyEpoch;
     const probes = await this.deps.store.probe();
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
+    if (this.gated && !this.acting) return this.follow();
     if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));
     if (++this.rounds % 4 === 0) await this.checkFenced(actor.getSnapshot().context.topology);
@@ -201,7 +346,9 @@ export class ClusterMonitor {
       // sessions again every round (an operator inspecting it would lose theirs). Patroni owns its config, so
       // there only sessions can be cut, and that is repeated.
       if (this.deps.mode !== 'patroni' && this.refenced.has(node)) continue;
-      await this.deps.control.fence(node, this.deps.mode === 'patroni' ? 'sessions' : 'read-only').then(
+      await this.guard('fence')
+        .then(() => this.deps.control.fence(node, this.deps.mode === 'patroni' ? 'sessions' : 'read-only'))
+        .then(
         () => void this.refenced.add(node),
         (err: unknown) => this.deps.logger.warn({ node, err }, 'could not fence the diverged node'),
       );
@@ -217,6 +364,7 @@ export class ClusterMonitor {
     if (!actor) throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster}: the monitor is not running`);
     const timeoutMs = opts.timeoutMs ?? 60_000;
     if (this.deps.mode === 'patroni') return this.patroniSwitchover(opts.target, timeoutMs);
+    await this.ensureActing('switchover');
     const snap = actor.getSnapshot();
     if (snap.value !== 'healthy') throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster} is ${String(snap.value)}: a switchover needs a healthy cluster`);
     const topo = snap.context.topology;
@@ -281,6 +429,7 @@ export class ClusterMonitor {
   async adopt(node: string): Promise<Topology> {
     const actor = this.actor;
     if (!actor) throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster}: the monitor is not running`);
+    await this.ensureActing('adopt');
     const state = this.state();
     if (state !== 'healthy' && state !== 'degraded') throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster} is ${state}: adopt once the failover has finished`);
     const t = actor.getSnapshot().context.topology;
@@ -291,14 +440,25 @@ export class ClusterMonitor {
     if (!(await this.deps.control.streamingFrom(t.primary, node))) {
       throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster}: ${node} is a replica but does not stream from the primary ${t.primary} (no pg_stat_replication row with application_name '${node}' in state streaming); re-seed it from ${t.primary}`);
     }
+    await this.guard('adopt');
     await this.deps.store.readmit(node);
     const next: Topology = { primary: t.primary, replicas: [...new Set([...t.replicas, node])], fenced: t.fenced.filter((f) => f !== node) };
     await this.deps.store.setTopology(next);
     this.setMachineTopology(next);
+    await this.publish('adopt', next, { node });
     this.diverged.delete(node);
     this.refenced.delete(node); // fenced again later, it must be fenced (and confirmed) again
     this.deps.logger.warn({ node, topology: next }, 'node adopted as a replica: reads may be routed to it again');
     return next;
+  }
+
+  /** An operator's decision is taken by the leader: a follower refuses it, naming the leader (HTTP 409). */
+  async ensureActing(action: string): Promise<void> {
+    if (!this.gated) return;
+    const lead = this.deps.leader!;
+    if (!lead.isLeader()) throw notLeader(lead.control.leader(), `${this.cluster}: ${action}`);
+    if (!this.acting) await this.leadershipChanged(true);
+    await this.guard(action);
   }
 
   status(): ClusterMonitorStatus {
@@ -313,6 +473,7 @@ export class ClusterMonitor {
       diverged: [...this.diverged],
       lastProbe: this.lastProbe,
       ...(this.follower ? { patroni: last ? { leader: last.view.leader, members: last.view.members, at: last.at } : null } : {}),
+      ...(this.gated ? { leadership: { acting: this.acting, epoch: this.epoch, latest: pick(this.deps.leader!.control.latest(this.cluster)) } } : {}),
     };
   }
 
@@ -321,4 +482,8 @@ export class ClusterMonitor {
     await Promise.all(this.loops);
     this.actor?.stop();
   }
+}
+
+function pick(r: EpochRecord | null): Pick<EpochRecord, 'epoch' | 'decision' | 'daemonId' | 'term' | 'at'> | null {
+  return r ? { epoch: r.epoch, decision: r.decision, daemonId: r.daemonId, term: r.term, at: r.at } : null;
 }

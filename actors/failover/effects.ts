@@ -1,6 +1,8 @@
 // The failover machine's effects on a real (or embedded) cluster, through ClusterControl: collect replica
 // positions (for a switchover: fence the primary first and wait until a candidate has replayed its last WAL),
-// promote, repoint, fence, and unfence a primary whose switchover promoted nobody.
+// promote, repoint, fence, and unfence a primary whose switchover promoted nobody. Promotion is idempotent: a
+// leader that takes over mid-failover finds the node its predecessor promoted writable, elects it, and does
+// not promote another one (nor that one again).
 import { fromPromise } from 'xstate';
 import type { ClusterControl, FenceMode, NodeProbe } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
@@ -17,6 +19,8 @@ export interface EffectDeps {
   catchUpTimeoutMs: number;
   /** 'sessions' in Patroni mode: Patroni owns the nodes' configuration. */
   fenceMode: FenceMode;
+  /** Called just before pg_promote (a metric counts promotions across a fleet). */
+  onPromote?: (node: string) => void;
 }
 
 /** Fences the primary read-only, then waits until a candidate has replayed everything it wrote. */
@@ -36,15 +40,27 @@ export async function fenceAndCatchUp(d: EffectDeps, primary: string, nodes: rea
   }
 }
 
+/** A candidate that already accepts writes was promoted by an earlier leader: it is the only candidate then. */
+export function preferPromoted(probes: NodeProbe[]): NodeProbe[] {
+  const promoted = probes.filter((p) => p.up && p.role === 'primary' && !p.readOnly).sort((a, b) => (b.timeline ?? 0) - (a.timeline ?? 0))[0];
+  return promoted ? probes.map((p) => (p === promoted ? p : { ...p, up: false, error: `${promoted.name} was promoted already` })) : probes;
+}
+
 export function failoverEffects(d: EffectDeps) {
   const { control } = d;
   return {
     collectLsns: fromPromise<NodeProbe[], CollectLsnsInput>(async ({ input }) => {
       if (input.switchoverFrom) return fenceAndCatchUp(d, input.switchoverFrom, input.nodes);
-      return Promise.all(input.nodes.map((n) => control.probeNode(n)));
+      return preferPromoted(await Promise.all(input.nodes.map((n) => control.probeNode(n))));
     }),
     promoteReplica: fromPromise<void, PromoteInput>(async ({ input }) => {
+      const p = await control.probeNode(input.node);
+      if (p.up && p.role === 'primary' && !p.readOnly) {
+        d.logger.warn({ node: input.node, oldPrimary: input.oldPrimary, timeline: p.timeline }, 'replica already promoted (by an earlier leader): finishing its failover');
+        return;
+      }
       d.logger.warn({ node: input.node, oldPrimary: input.oldPrimary }, 'promoting replica');
+      d.onPromote?.(input.node);
       await control.promote(input.node, d.promoteTimeoutMs);
     }),
     repointReplicas: fromPromise<void, RepointInput>(async ({ input }) => {

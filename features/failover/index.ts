@@ -39,6 +39,9 @@ export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
       machine: { probeIntervalMs: config.failover.probeIntervalMs, probeTimeoutMs: config.failover.probeTimeoutMs, suspectAfterMisses: config.failover.suspectAfterMisses },
       mode,
       patroniUrls,
+      ...(ctx.leader ? { leader: ctx.leader } : {}),
+      onPromote: (node) => metrics.promotions.inc({ cluster: name, node }),
+      onEpoch: (epoch) => metrics.topologyEpoch.set({ cluster: name }, epoch),
       onPromoted: async (topology) => {
         await store.setTopology(topology);
         await tree.topologyChanged(name);

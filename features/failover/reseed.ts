@@ -29,6 +29,7 @@ export async function reseed(config: Readonly<Config>, store: ShardStore, monito
   if (!c.nodes.some((n) => n.name === node)) throw new TagstreamError(ErrorCodes.NOT_FOUND, `${cluster} has no node ${node} (nodes: ${c.nodes.map((n) => n.name).join(', ')})`);
   if (node === primary) throw new TagstreamError(ErrorCodes.BAD_REQUEST, `${node} is the primary of ${cluster}: nothing to re-seed`);
   const base = { cluster, node, primary };
+  await monitor.ensureActing('reseed'); // only the failover leader re-seeds (a follower answers 409 naming it)
 
   if (mode === 'patroni') {
     const answer = await monitor.reinitialize(node);

@@ -19,7 +19,7 @@ const config = loadConfig({
 });
 
 const monitor = (primary: string) =>
-  ({ cluster: 'shard-a', status: () => ({ mode: 'builtin', topology: { primary, replicas: ['db3'], fenced: ['db1'] } }) }) as unknown as ClusterMonitor;
+  ({ cluster: 'shard-a', ensureActing: async () => undefined, status: () => ({ mode: 'builtin', topology: { primary, replicas: ['db3'], fenced: ['db1'] } }) }) as unknown as ClusterMonitor;
 
 describe('reseed in production', () => {
   it('answers with the manual procedure and does nothing', async () => {
