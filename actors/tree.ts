@@ -9,6 +9,9 @@ import type { Logger } from '../lib/logger.ts';
 import { retryStartup } from '../lib/startup-retry.ts';
 import { AppliedBus } from './applied-bus.ts';
 import { createDeadLetterSink, type DeadLetterSink } from './dlq/dead-letter.ts';
+import { HoldBoard, type ClusterHold } from './hold/hold-board.ts';
+import { holdGroupId, holdTopicName } from './hold/hold-topic.ts';
+import { Refeeder } from './hold/refeeder.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { isolateChild, restartWithBackoff, resumeOnPoison } from './runtime/policy.ts';
 import { ActorSystem, type ActorHandle } from './runtime/system.ts';
@@ -33,6 +36,10 @@ export interface TreeDeps {
     onDeadLetter?: () => void;
     /** A batch was committed on the primary (the read side invalidates its cache after commit). */
     onApplied?: (items: WriteItem[], commitLsn: string) => void;
+    /** Commands produced to a cluster's hold topic / handed from it to the writers again; each hold measurement. */
+    onHeld?: (cluster: string, n: number) => void;
+    onRefed?: (cluster: string, n: number) => void;
+    onHoldMeasured?: (s: ClusterHold) => void;
   };
 }
 
@@ -51,6 +58,9 @@ export interface Tree {
   watchers: Map<string, ReplicationWatcher>;
   applied: AppliedBus;
   dlq: DeadLetterSink;
+  /** Which clusters are held (their commands parked on their hold topics) and why; their re-feeders. */
+  hold: HoldBoard;
+  refeeders: Map<string, Refeeder>;
   /** Listens to every batch committed on a primary, like hooks.onApplied but attachable later (features). */
   onApplied(listener: (items: WriteItem[], commitLsn: string) => void): () => void;
   /** A cluster was promoted (by our monitor, Patroni, or an operator): reroute and re-apply the lost window. */
@@ -101,6 +111,27 @@ export function createTree(deps: TreeDeps): Tree {
   for (const [name, store] of deps.stores) committers.set(name, new GroupCommitter(store, { ...config.writer.groupCommit, ...(deps.hooks?.onGroupCommit ? { onGroup: deps.hooks.onGroupCommit } : {}) }));
 
   const writers: ActorHandle<ShardWriterMsg>[] = [];
+  const refeeders = new Map<string, Refeeder>();
+  const hold = new HoldBoard({
+    log: deps.log,
+    clusters: [...deps.stores.keys()],
+    holdTopic: (c) => holdTopicName(config.kafka.topic, c),
+    drainGroup: (c) => holdGroupId(config.kafka.groupId, c),
+    drain: (c) => refeeders.get(c)!,
+    config: { ...config.hold, stallMs: config.hold.maxSendWaitMs },
+    congested: (c) => {
+      for (let shard = 0; shard < writers.length; shard++) {
+        if (clusterOfShard(config, shard) !== c) continue;
+        const info = writers[shard]!.info();
+        if (info.mailboxDepth >= info.mailboxCapacity) return `shard ${shard}: writer mailbox full`;
+      }
+      return null;
+    },
+    clock,
+    logger: logger.child({ actor: '/tagstream/hold' }),
+    ...(deps.hooks?.onHeld ? { onHeld: deps.hooks.onHeld } : {}),
+    ...(deps.hooks?.onHoldMeasured ? { onMeasured: deps.hooks.onHoldMeasured } : {}),
+  });
   for (let shard = 0; shard < config.shards.count; shard++) {
     const cluster = clusterOfShard(config, shard);
     const store = committers.get(cluster);
@@ -121,10 +152,35 @@ export function createTree(deps: TreeDeps): Tree {
       consumer: config.kafka.groupId,
       ...(deps.hooks?.onBatch ? { onBatch: deps.hooks.onBatch } : {}),
       onApplied,
+      onApplyFailed: (err) => hold.noteApplyFailed(cluster, err),
+      onApplyOk: () => hold.noteApplyOk(cluster),
     });
     const handle = system.spawn(shardWriterSpec(writer, { mailboxCapacity: config.writer.mailboxCapacity, policy: restart }), shardsSup);
     writer.tellSelf = (m) => handle.tell(m);
     writers.push(handle);
+  }
+
+  for (const cluster of deps.stores.keys()) {
+    refeeders.set(
+      cluster,
+      new Refeeder({
+        log: deps.log,
+        cluster,
+        holdTopic: holdTopicName(config.kafka.topic, cluster),
+        groupId: holdGroupId(config.kafka.groupId, cluster),
+        shardCount: config.shards.count,
+        limits: config.commands,
+        writerFor: (s) => writers[s]!,
+        dlq,
+        clock,
+        logger: logger.child({ actor: `/tagstream/hold/refeed-${cluster}` }),
+        ratePerSec: config.hold.drainRatePerSec,
+        commitIntervalMs: 100,
+        onApplied: (p, o, a) => applied.applied(p, o, a),
+        ...(deps.hooks?.onRefed ? { onRefed: (n: number) => deps.hooks!.onRefed!(cluster, n) } : {}),
+        signal: abort.signal,
+      }),
+    );
   }
 
   const ingest = new Ingest({
@@ -142,8 +198,22 @@ export function createTree(deps: TreeDeps): Tree {
     ...(deps.hooks?.onCommitted ? { onCommitted: deps.hooks.onCommitted } : {}),
     ...(deps.hooks?.onInvalid ? { onInvalid: deps.hooks.onInvalid } : {}),
     signal: abort.signal,
+    ...(config.hold.enabled
+      ? {
+          hold: {
+            clusterOf: (s: number) => clusterOfShard(config, s),
+            holdReason: (c: string) => hold.holdReason(c),
+            hold: (c: string, reason: string) => hold.hold(c, reason),
+            progressing: (c: string, ms: number) => hold.progressing(c, ms),
+            produce: (c: string, sources: Parameters<HoldBoard['produce']>[1], reason: string) => hold.produce(c, sources, reason),
+            maxSendWaitMs: config.hold.maxSendWaitMs,
+          },
+        }
+      : {}),
   });
   system.spawn({ name: 'ingest', kind: 'ingest', init: () => null, receive: (s: null) => s }, root);
+  const holdSup = system.spawn({ name: 'hold', kind: 'hold-board', init: () => null, receive: (s: null) => s }, root);
+  for (const c of refeeders.keys()) system.spawn({ name: `refeed-${c}`, kind: 'refeeder', init: () => null, receive: (s: null) => s }, holdSup);
 
   return {
     system,
@@ -153,6 +223,8 @@ export function createTree(deps: TreeDeps): Tree {
     watchers,
     applied,
     dlq,
+    hold,
+    refeeders,
     onApplied(listener) {
       appliedListeners.add(listener);
       return () => void appliedListeners.delete(listener);
@@ -162,6 +234,7 @@ export function createTree(deps: TreeDeps): Tree {
       writers.forEach((w, shard) => {
         if (clusterOfShard(config, shard) === cluster) w.tell({ type: 'topology.promoted', cluster });
       });
+      await refeeders.get(cluster)?.rewind(`cluster ${cluster} promoted`);
       await ingest.rewind(`cluster ${cluster} promoted`);
     },
     async start() {
@@ -169,15 +242,18 @@ export function createTree(deps: TreeDeps): Tree {
       await step('creating the command topic', () => deps.log.ensureTopic(config.kafka.topic, config.kafka.partitions));
       await step('creating the dead letter topic', () => deps.log.ensureTopic(config.kafka.dlqTopic, 1));
       await step('creating the parking topic', () => deps.log.ensureTopic(config.kafka.parkingTopic, 1));
+      await step('creating the hold topics', () => hold.ensureTopics(config.kafka.partitions, (t, p) => deps.log.ensureTopic(t, p)));
       // After a failover and a restart the configured first node may be a replica (or a fenced old primary).
       for (const [name, store] of deps.stores) await step(`locating the primary of cluster ${name}`, () => store.discoverPrimary());
       for (const [name, store] of deps.stores) await step(`migrating cluster ${name}`, () => store.migrate());
       await step('joining the writers consumer group', () => ingest.start());
+      hold.start();
     },
     async stop(deadlineMs) {
       const tick = (ms: number) => new Promise<void>((r) => clock.setTimeout(() => r(), ms));
       for (const w of writers) w.tell({ type: 'shard.flush' });
       await ingest.drain(deadlineMs, tick);
+      await hold.stop().catch((err: unknown) => logger.warn({ err }, 'stopping the re-feeders failed: their records are read again'));
       abort.abort();
       for (const w of watchers.values()) w.stop(new Error('shutting down'));
       system.shutdown();

@@ -18,7 +18,7 @@ function findProjectRoot(from: string): string {
 const projectRoot = findProjectRoot(import.meta.dirname);
 
 export const common: Json = {
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   http: { host: '127.0.0.1', port: 8080 },
   shards: { count: 64, map: {} },
   postgres: { statementTimeoutMs: 5_000, poolSize: 4 },

@@ -42,7 +42,11 @@ const backoffSchema = z.object({
 
 export const configSchema = z.object({
     profile: z.enum(['embedded', 'local', 'production']),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+    log: z.object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      /** auto: readable lines on a terminal, JSON lines otherwise (`npm start -- --log-format json` forces JSON). */
+      format: z.enum(['auto', 'json', 'pretty']),
+    }),
     http: z.object({
       host: z.string().min(1),
       port: z.number().int().min(0).max(65535),
@@ -75,6 +79,25 @@ export const configSchema = z.object({
       /** The shard writers of one cluster share transactions: at most `maxInFlight` at once, each up to `maxRows` writes. */
       groupCommit: z.object({ maxRows: z.number().int().min(1).max(100_000), maxInFlight: z.number().int().min(1).max(64) }),
     }),
+    /**
+     * Cluster isolation (issue 17): a cluster that cannot take writes gets its commands parked on its own hold
+     * topic (`<kafka.topic>.hold.<cluster>`) instead of stalling every cluster; a re-feeder drains it once the
+     * cluster is writable again.
+     */
+    hold: z
+      .object({
+        /** Off: the ingest waits for a full mailbox as before (every cluster stalls with the slowest). */
+        enabled: z.boolean().default(true),
+        /** Longest the ingest waits for a writer's mailbox space before holding the cluster (a fraction of the 10 s session timeout). */
+        maxSendWaitMs: z.number().int().min(1).max(5_000).default(1_000),
+        /** Commands per second the re-feeder of one cluster applies while draining its hold topic. */
+        drainRatePerSec: z.number().positive().default(2_000),
+        /** How often the hold topics' depth and age are measured (also what ends a hold). */
+        pollMs: z.number().int().positive().default(500),
+        /** The hold ends (new commands go straight to the writers again) once its depth is at most this. */
+        releaseBelow: z.number().int().min(0).default(500),
+      })
+      .default({}),
     commands: z.object({ maxBytes: z.number().int().min(256), maxTagLength: z.number().int().min(1).max(256), maxEntityLength: z.number().int().min(1).max(512) }),
     indexer: z.object({ poolSize: z.number().int().min(1), groupId: z.string().min(1), analyticsGroupId: z.string().min(1) }),
     retry: backoffSchema,

@@ -2,6 +2,8 @@
 // source position), routes valid ones to their shard writer (awaiting mailbox space: backpressure), and
 // commits offsets only past records that are done (contract 3). A failed write or a promoted cluster rewinds
 // every partition to its committed offset: idempotent writes make the re-delivery safe.
+// With a hold (issue 17), a cluster that cannot take writes never stalls the others: its commands go to its
+// hold topic (done once the hold topic has them), and no send waits longer than `maxSendWaitMs`.
 import type { CommandLog, LogBatch, LogRecord, Subscription } from '../../adapters/kafka/port.ts';
 import { validateCommand, shardOf, type CommandLimits, type PositionedCommand } from '../../lib/command.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
@@ -26,6 +28,23 @@ export interface IngestDeps {
   onCommitted?: (partition: number, offset: bigint) => void;
   onInvalid?: (code: string) => void;
   signal: AbortSignal;
+  hold?: IngestHold;
+}
+
+/** The ingest's view of the hold board (actors/hold). */
+export interface IngestHold {
+  clusterOf: (shard: number) => string;
+  /** Null: write directly; otherwise why the cluster's commands go to its hold topic. */
+  holdReason: (cluster: string) => string | null;
+  hold: (cluster: string, reason: string) => void;
+  produce: (cluster: string, sources: Array<{ topic: string; partition: number; offset: string; key: string | null; value: string }>, reason: string) => Promise<void>;
+  /** The cluster applied something within `withinMs` (slow, not stuck). */
+  progressing: (cluster: string, withinMs: number) => boolean;
+  /**
+   * A wait for a writer's mailbox space is given up after this long when its cluster applies nothing meanwhile,
+   * and after 3 × this at most (a fraction of the session timeout): then the cluster is held.
+   */
+  maxSendWaitMs: number;
 }
 
 export class Ingest {
@@ -36,6 +55,8 @@ export class Ingest {
   private commitTimer: TimerHandle | null = null;
   private rewinding: Promise<void> | null = null;
   private draining = false;
+  /** Per cluster, commands handed to its writers and not yet acked: diverted to the hold topic when it is held. */
+  private outstanding = new Map<string, Set<IngestItem>>();
   /** Partitions the consumer has delivered from, for lag and status. */
   readonly positions = new Map<number, bigint>();
 
@@ -55,6 +76,7 @@ export class Ingest {
   private resetTrackers(): void {
     this.generation++;
     this.trackers.clear();
+    this.outstanding.clear();
   }
 
   private async onBatch(batch: LogBatch): Promise<void> {
@@ -64,7 +86,7 @@ export class Ingest {
     const gen = this.generation;
     if (this.rewinding) await this.rewinding;
     if (gen !== this.generation) return;
-    const byShard = new Map<number, WriteItem[]>();
+    const byShard = new Map<number, IngestItem[]>();
     const ctx: BatchContext = { settle: (p, e) => this.settle(gen, p, e), fail: (err) => this.failed(gen, err), applied: this.deps.onApplied };
     for (const rec of batch.records) {
       if (gen !== this.generation || this.draining) return; // rewound mid-batch: the records come again
@@ -90,15 +112,91 @@ export class Ingest {
       const c = v.command;
       const shard = shardOf(c.entity, this.deps.shardCount);
       const command: PositionedCommand = { id: c.id, op: c.op, entity: c.entity, tag: c.tag, actor: c.actor, at: c.at, partition: rec.partition, offset: rec.offset };
-      const item = new IngestItem(command, shard, entry, ctx);
+      const item = new IngestItem(command, shard, entry, ctx, rec.key, rec.value!);
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(item);
     }
+    if (this.deps.hold) return this.route(gen, byShard, this.deps.hold);
     for (const [shard, items] of byShard) {
       if (gen !== this.generation) return;
       await this.deps.writerFor(shard).send({ type: 'shard.write', items }, this.deps.signal);
     }
+  }
+
+  /** Hold, don't block: a held cluster's commands go to its hold topic; a full mailbox is waited for only briefly. */
+  private async route(gen: number, byShard: Map<number, IngestItem[]>, hold: IngestHold): Promise<void> {
+    const held = new Map<string, { reason: string; items: IngestItem[] }>();
+    for (const [shard, items] of byShard) {
+      if (gen !== this.generation) return;
+      const cluster = hold.clusterOf(shard);
+      let reason = held.get(cluster)?.reason ?? hold.holdReason(cluster);
+      // However the hold began, what its writers still have (stuck behind it) goes to the hold topic too.
+      if (reason !== null && !held.has(cluster)) this.divert(cluster, reason, hold);
+      if (reason === null) {
+        const writer = this.deps.writerFor(shard);
+        const msg = { type: 'shard.write' as const, items };
+        let set = this.outstanding.get(cluster);
+        if (!set) this.outstanding.set(cluster, (set = new Set()));
+        for (const it of items) it.trackIn(set);
+        if (writer.tell(msg) || (await this.waitForSpace(writer, msg, cluster, hold))) continue;
+        for (const it of items) it.untrack();
+        if (gen !== this.generation) return;
+        reason = `shard ${shard}: writer mailbox full, nothing applied for ${hold.maxSendWaitMs} ms`;
+        hold.hold(cluster, reason);
+        this.divert(cluster, reason, hold);
+      }
+      let h = held.get(cluster);
+      if (!h) held.set(cluster, (h = { reason, items: [] }));
+      h.items.push(...items);
+    }
+    for (const [cluster, h] of held) this.holdItems(cluster, h.items, h.reason, hold);
+  }
+
+  /** Waits for space while the cluster makes progress, never past 3 × maxSendWaitMs; false: give up (hold). */
+  private async waitForSpace(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, cluster: string, hold: IngestHold): Promise<boolean> {
+    for (let round = 0; round < 3; round++) {
+      if (await this.sendWithin(writer, msg, hold.maxSendWaitMs)) return true;
+      if (!hold.progressing(cluster, hold.maxSendWaitMs)) return false;
+    }
+    return false;
+  }
+
+  private async sendWithin(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, ms: number): Promise<boolean> {
+    const timeout = new AbortController();
+    const t = this.deps.clock.setTimeout(() => timeout.abort(), ms);
+    try {
+      await writer.send(msg, AbortSignal.any([this.deps.signal, timeout.signal]));
+      return true;
+    } catch (err) {
+      if (timeout.signal.aborted && !this.deps.signal.aborted) return false;
+      throw err;
+    } finally {
+      this.deps.clock.clearTimeout(t);
+    }
+  }
+
+  /** Produces commands to the cluster's hold topic; each is done (its offset may commit) once it is there. */
+  private holdItems(cluster: string, items: IngestItem[], reason: string, hold: IngestHold): void {
+    if (items.length === 0) return;
+    const sources = items.map((it) => ({ topic: this.deps.topic, partition: it.command.partition, offset: it.command.offset, key: it.key, value: it.raw }));
+    hold.produce(cluster, sources, reason).then(
+      () => {
+        for (const it of items) it.held();
+      },
+      (err: unknown) => items[0]!.fail(err),
+    );
+  }
+
+  /** The cluster was just held: what its writers still have (stuck behind it) goes to the hold topic too. */
+  private divert(cluster: string, reason: string, hold: IngestHold): void {
+    const set = this.outstanding.get(cluster);
+    if (!set || set.size === 0) return;
+    const items = [...set];
+    set.clear();
+    for (const it of items) it.untrack();
+    this.deps.logger.warn({ cluster, commands: items.length }, 'commands stuck with a held cluster\'s writers go to its hold topic as well');
+    this.holdItems(cluster, items, reason, hold);
   }
 
   private deadLetter(rec: LogRecord, code: string, message: string): Promise<void> {
@@ -124,6 +222,7 @@ export class Ingest {
     this.rewinding = (async () => {
       this.generation++;
       this.trackers.clear();
+      this.outstanding.clear();
       const committed = await this.deps.log.committed(this.deps.groupId, this.deps.topic);
       const partitions = await this.deps.log.partitionCount(this.deps.topic);
       // Batches handed over while we awaited the offsets came from the old position: a new generation starts
@@ -201,18 +300,43 @@ interface BatchContext {
 
 /** A command on its way to its shard writer; reports back to the ingest that delivered it. */
 class IngestItem implements WriteItem {
+  private inSet: Set<IngestItem> | null = null;
+  /** In the hold topic: done, whatever its writer does with it later (it is applied twice at most, idempotently). */
+  private isHeld = false;
+
   constructor(
     readonly command: PositionedCommand,
     readonly shard: number,
     private readonly entry: TrackedOffset,
     private readonly ctx: BatchContext,
+    readonly key: string | null,
+    /** The original bytes (a held command keeps them). */
+    readonly raw: string,
   ) {}
 
+  trackIn(set: Set<IngestItem>): void {
+    this.inSet = set;
+    set.add(this);
+  }
+
+  untrack(): void {
+    this.inSet?.delete(this);
+    this.inSet = null;
+  }
+
+  held(): void {
+    this.isHeld = true;
+    this.ctx.settle(this.command.partition, this.entry);
+  }
+
   ack(): void {
+    this.untrack();
     this.ctx.settle(this.command.partition, this.entry);
   }
 
   fail(err: unknown): void {
+    this.untrack();
+    if (this.isHeld) return;
     this.ctx.fail(err);
   }
 

@@ -32,6 +32,9 @@ export interface ShardWriterDeps {
   consumer: string;
   onBatch?: (info: { shard: number; size: number; changed: number; ms: number }) => void;
   onApplied?: (items: WriteItem[], commitLsn: string) => void;
+  /** An apply attempt failed and is being retried / an apply worked: "can this cluster take writes" (the hold). */
+  onApplyFailed?: (err: unknown) => void;
+  onApplyOk?: () => void;
 }
 
 export class ShardWriter {
@@ -100,7 +103,8 @@ export class ShardWriter {
       at: commandTime(it.command),
     }));
     const epoch = deps.replication.epoch;
-    const outcome = await applyWithRetry(writes, { store: deps.store, clock: deps.clock, logger: deps.logger, backoff: deps.backoff, signal: deps.signal, wake: () => deps.replication.topologySignal });
+    const outcome = await applyWithRetry(writes, { store: deps.store, clock: deps.clock, logger: deps.logger, backoff: deps.backoff, signal: deps.signal, wake: () => deps.replication.topologySignal, ...(deps.onApplyFailed ? { onRetry: deps.onApplyFailed } : {}) });
+    deps.onApplyOk?.();
     const poisoned = new Set(outcome.poisoned.map((p) => p.index));
     for (const p of outcome.poisoned) {
       const item = items[p.index]!;
@@ -131,7 +135,7 @@ export class ShardWriter {
     for (const it of applied) it.onApplied?.(a);
     deps.onApplied?.(applied, commitLsn);
     // Pipelined: the next batch applies while this one's replication is confirmed.
-    deps.replication.waitFor(commitLsn, epoch).then(
+    deps.replication.waitFor(commitLsn, epoch, outcome.result.commitTimeline).then(
       () => {
         for (const it of applied) it.ack();
       },

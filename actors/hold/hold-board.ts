@@ -1,0 +1,245 @@
+// The hold board: which clusters are held and why. A cluster is held when it cannot take writes (its failover
+// machine is not healthy, its writes are failing, or its writers' mailboxes stayed full past the ingest's
+// bound), and stays held while its hold topic has more than `releaseBelow` commands in it; its commands go
+// to the hold topic meanwhile. Every `pollMs` it measures each hold topic (depth from the end offsets and the
+// re-feeder group's committed offsets: the same answer in every daemon, contract 11), and starts, suspends
+// or stops the cluster's re-feeder.
+import type { CommandLog } from '../../adapters/kafka/port.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { heldMessage, type HeldSource } from './hold-topic.ts';
+
+export interface Writability {
+  ok: boolean;
+  reason?: string;
+}
+
+/** What the board drives for each cluster (the re-feeder). */
+export interface DrainControl {
+  readonly running: boolean;
+  readonly isSuspended: boolean;
+  readonly lastHeldAt: number | null;
+  start(): Promise<void>;
+  suspend(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+export interface HoldConfig {
+  enabled: boolean;
+  /** A cluster with full mailboxes that applied nothing for this long is stuck (held), not slow. */
+  stallMs: number;
+  pollMs: number;
+  releaseBelow: number;
+}
+
+export interface HoldBoardDeps {
+  log: CommandLog;
+  clusters: string[];
+  holdTopic: (cluster: string) => string;
+  drainGroup: (cluster: string) => string;
+  drain: (cluster: string) => DrainControl;
+  config: HoldConfig;
+  /** Why the cluster's writers cannot take more now (e.g. a full mailbox), or null; counts only while it makes no progress. */
+  congested?: (cluster: string) => string | null;
+  clock: Clock;
+  logger: Logger;
+  /** Commands produced to a hold topic. */
+  onHeld?: (cluster: string, n: number) => void;
+  /** After every measurement of a cluster. */
+  onMeasured?: (s: ClusterHold) => void;
+}
+
+export interface ClusterHold {
+  cluster: string;
+  held: boolean;
+  /** Why the cluster is held (or was last held). */
+  reason: string | null;
+  since: number | null;
+  /** Commands in the hold topic not yet re-fed and replicated (null: not measured yet). */
+  depth: number | null;
+  /** Age of the oldest command still held, approximately (seconds; 0 when empty). */
+  ageSeconds: number;
+  /** Whether the cluster can take writes now, and if not why. */
+  writable: Writability;
+  draining: boolean;
+  heldTotal: number;
+}
+
+/** A write path failing this long (no success between) makes the cluster unwritable: one retried deadlock does not. */
+const FAILING_FOR_MS = 1_000;
+const PROBE_CACHE_MS = 50;
+
+export class HoldBoard {
+  private readonly state = new Map<string, ClusterHold>();
+  private readonly lastOk = new Map<string, number>();
+  private readonly probed = new Map<string, { at: number; w: Writability }>();
+  private readonly failing = new Map<string, { since: number; error: string }>();
+  private writableProbe: (cluster: string) => Writability = () => ({ ok: true });
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  private polling: Promise<void> | null = null;
+
+  constructor(private readonly deps: HoldBoardDeps) {
+    for (const c of deps.clusters) this.state.set(c, { cluster: c, held: false, reason: null, since: null, depth: null, ageSeconds: 0, writable: { ok: true }, draining: false, heldTotal: 0 });
+  }
+
+  get enabled(): boolean {
+    return this.deps.config.enabled;
+  }
+
+  /** The composition root plugs in the failover machines' view once they exist. */
+  setWritableProbe(probe: (cluster: string) => Writability): void {
+    this.writableProbe = probe;
+  }
+
+  /** A shard writer's apply failed (the write path's breaker signal) or worked again. */
+  noteApplyFailed(cluster: string, err: unknown): void {
+    if (!this.failing.has(cluster)) this.failing.set(cluster, { since: this.deps.clock.now(), error: errorMessage(err) });
+  }
+
+  noteApplyOk(cluster: string): void {
+    if (this.failing.size > 0) this.failing.delete(cluster);
+    this.lastOk.set(cluster, this.deps.clock.now());
+  }
+
+  /** The cluster applied something within the last `withinMs`: slow, not stuck. */
+  progressing(cluster: string, withinMs: number): boolean {
+    const at = this.lastOk.get(cluster);
+    return at !== undefined && this.deps.clock.now() - at <= withinMs;
+  }
+
+  writable(cluster: string): Writability {
+    const now = this.deps.clock.now();
+    const f = this.failing.get(cluster);
+    if (f && now - f.since >= FAILING_FOR_MS) return { ok: false, reason: `writes failing: ${f.error}` };
+    // Asked for every batch: the probe's answer is kept for a moment.
+    const cached = this.probed.get(cluster);
+    if (cached && now - cached.at < PROBE_CACHE_MS) return cached.w;
+    let w: Writability;
+    try {
+      w = this.writableProbe(cluster);
+      const congested = w.ok && !this.progressing(cluster, this.deps.config.stallMs) ? (this.deps.congested?.(cluster) ?? null) : null;
+      if (congested) w = { ok: false, reason: congested };
+    } catch (err) {
+      w = { ok: false, reason: `writability unknown: ${errorMessage(err)}` };
+    }
+    this.probed.set(cluster, { at: now, w });
+    return w;
+  }
+
+  /** Null when the cluster takes writes directly; otherwise why its commands go to its hold topic. */
+  holdReason(cluster: string): string | null {
+    if (!this.deps.config.enabled) return null;
+    const s = this.state.get(cluster);
+    if (!s) return null;
+    if (s.held) return s.reason;
+    const w = this.writable(cluster);
+    if (!w.ok) {
+      this.hold(cluster, w.reason ?? 'not writable');
+      return s.reason;
+    }
+    return null;
+  }
+
+  isHeld(cluster: string): boolean {
+    return this.state.get(cluster)?.held ?? false;
+  }
+
+  /** Starts holding `cluster` (no-op if it already is). */
+  hold(cluster: string, reason: string): void {
+    const s = this.state.get(cluster);
+    if (!s || s.held || !this.deps.config.enabled) return;
+    s.held = true;
+    s.reason = reason;
+    s.since = this.deps.clock.now();
+    this.deps.logger.warn({ cluster, reason }, 'cluster held: its commands go to its hold topic; every other cluster keeps writing');
+  }
+
+  /** Produces held commands (acks=all); resolves once the hold topic has them. */
+  async produce(cluster: string, sources: HeldSource[], reason: string): Promise<void> {
+    if (sources.length === 0) return;
+    const at = this.deps.clock.now();
+    await this.deps.log.produce(
+      this.deps.holdTopic(cluster),
+      sources.map((s) => heldMessage(s, cluster, reason, at)),
+    );
+    const s = this.state.get(cluster);
+    if (s) s.heldTotal += sources.length;
+    this.deps.onHeld?.(cluster, sources.length);
+  }
+
+  async ensureTopics(partitions: number, ensure: (topic: string, partitions: number) => Promise<void>): Promise<void> {
+    for (const c of this.deps.clusters) await ensure(this.deps.holdTopic(c), partitions);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.timer = null;
+      this.polling = this.pollOnce()
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'measuring the hold topics failed; will retry'))
+        .finally(() => {
+          this.polling = null;
+          this.schedule(this.deps.config.pollMs);
+        });
+    }, ms);
+  }
+
+  /** One measurement of every cluster, and what follows from it. */
+  async pollOnce(): Promise<void> {
+    for (const cluster of this.deps.clusters) {
+      if (this.stopped) return;
+      await this.measure(cluster);
+    }
+  }
+
+  private async measure(cluster: string): Promise<void> {
+    const s = this.state.get(cluster)!;
+    const topic = this.deps.holdTopic(cluster);
+    const [ends, committed] = await Promise.all([this.deps.log.endOffsets(topic), this.deps.log.committed(this.deps.drainGroup(cluster), topic)]);
+    let depth = 0;
+    for (const [p, end] of ends) depth += Math.max(0, Number(BigInt(end) - BigInt(committed.get(p) ?? '0')));
+    const now = this.deps.clock.now();
+    s.depth = depth;
+    s.writable = this.writable(cluster);
+    const drain = this.deps.drain(cluster);
+    if (depth === 0) s.ageSeconds = 0;
+    else s.ageSeconds = Math.max(0, (now - (drain.lastHeldAt ?? s.since ?? now)) / 1000);
+
+    if (this.deps.config.enabled && !s.held && depth > this.deps.config.releaseBelow) this.hold(cluster, `hold topic not drained yet (${depth} commands)`);
+    if (!s.writable.ok) {
+      this.hold(cluster, s.writable.reason ?? 'not writable');
+      if (drain.running) drain.suspend();
+    } else {
+      if (depth > 0) {
+        if (!drain.running) await drain.start();
+        drain.resume();
+      } else if (drain.running && !s.held) await drain.stop();
+      if (s.held && depth <= this.deps.config.releaseBelow) {
+        this.deps.logger.info({ cluster, depth, heldForMs: now - (s.since ?? now) }, 'hold released: commands go straight to the writers again (the re-feeder drains the rest)');
+        s.held = false;
+        s.since = null;
+      }
+    }
+    s.draining = drain.running && !drain.isSuspended;
+    this.deps.onMeasured?.({ ...s });
+  }
+
+  status(): Record<string, ClusterHold> {
+    return Object.fromEntries([...this.state].map(([c, s]) => [c, { ...s, writable: s.held || !s.writable.ok ? s.writable : this.writable(c) }]));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) this.deps.clock.clearTimeout(this.timer);
+    this.timer = null;
+    await this.polling;
+    for (const c of this.deps.clusters) await this.deps.drain(c).stop();
+  }
+}

@@ -1,0 +1,283 @@
+// Re-feeder: drains one cluster's hold topic into that cluster's shard writers once it is writable again.
+// Its own consumer group; each held command is applied with its ORIGINAL (partition, offset), so last writer
+// wins exactly as if it had never been held (contract 2); the hold topic's offsets are committed only past
+// records that are applied and replicated (the writers' ack, as on the main path: contract 3). It never
+// blocks inside a batch: it takes the prefix of a batch that its rate and the writers' free mailbox space
+// allow, seeks back to the rest and pauses that partition for a moment.
+import type { CommandLog, LogBatch, Subscription } from '../../adapters/kafka/port.ts';
+import { validateCommand, shardOf, type CommandLimits, type PositionedCommand } from '../../lib/command.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { DeadLetterSink } from '../dlq/dead-letter.ts';
+import { PartitionTracker, type TrackedOffset } from '../ingest/offset-tracker.ts';
+import type { ActorHandle } from '../runtime/system.ts';
+import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
+import { heldPosition } from './hold-topic.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface RefeederDeps {
+  log: CommandLog;
+  cluster: string;
+  holdTopic: string;
+  groupId: string;
+  shardCount: number;
+  limits: CommandLimits;
+  writerFor: (shard: number) => ActorHandle<ShardWriterMsg>;
+  dlq: DeadLetterSink;
+  clock: Clock;
+  logger: Logger;
+  ratePerSec: number;
+  commitIntervalMs: number;
+  /** Keyed by the ORIGINAL position (the applied bus answers `?wait=applied` by it). */
+  onApplied?: (partition: number, offset: string, a: Applied) => void;
+  /** Commands handed to the writers (for the drain rate metric). */
+  onRefed?: (n: number) => void;
+  signal: AbortSignal;
+}
+
+const RETRY_MS = 50;
+
+export class Refeeder {
+  private sub: Subscription | null = null;
+  private trackers = new Map<number, PartitionTracker>();
+  private committed = new Map<number, bigint>();
+  private assigned: number[] = [];
+  private generation = 0;
+  private suspended = false;
+  private stopped = false;
+  private commitTimer: TimerHandle | null = null;
+  private resumeTimers = new Map<number, TimerHandle>();
+  private readonly bucket: TokenBucket;
+  /** When the newest command handed to the writers had been held (the hold's age is measured from it). */
+  lastHeldAt: number | null = null;
+  refed = 0;
+
+  constructor(private readonly deps: RefeederDeps) {
+    this.bucket = new TokenBucket(deps.ratePerSec, Math.max(1, Math.ceil(deps.ratePerSec / 4)), deps.clock);
+  }
+
+  get running(): boolean {
+    return this.sub !== null;
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  async start(): Promise<void> {
+    if (this.sub || this.stopped) return;
+    this.sub = await this.deps.log.subscribe({
+      groupId: this.deps.groupId,
+      topics: [this.deps.holdTopic],
+      fromBeginning: true,
+      eachBatch: (b) => this.onBatch(b),
+      onAssign: (a) => {
+        this.generation++;
+        this.trackers.clear();
+        this.assigned = a.filter((x) => x.topic === this.deps.holdTopic).map((x) => x.partition);
+        if (this.suspended) this.sub?.pause(this.deps.holdTopic, this.assigned);
+      },
+    });
+    if (this.suspended) this.sub.pause(this.deps.holdTopic, this.assigned);
+    this.scheduleCommit();
+    this.deps.logger.info({ cluster: this.deps.cluster, topic: this.deps.holdTopic }, 're-feeder started: draining the hold topic');
+  }
+
+  /** The cluster cannot take writes: stop feeding it (what is already with the writers stays there). */
+  suspend(): void {
+    if (this.suspended) return;
+    this.suspended = true;
+    this.sub?.pause(this.deps.holdTopic, this.assigned);
+  }
+
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    this.sub?.resume(this.deps.holdTopic, this.assigned);
+  }
+
+  private async onBatch(batch: LogBatch): Promise<void> {
+    const gen = this.generation;
+    const { deps } = this;
+    const first = batch.records[0];
+    if (!first) return;
+    // A batch can arrive before subscribe() resolved: without the subscription we could not seek back what does
+    // not fit, so it is refused and delivered again (after the port's short back-off).
+    if (!this.sub) throw new Error(`re-feeder of ${deps.cluster} is starting; the batch comes again`);
+    if (this.suspended) {
+      this.sub?.seek(batch.topic, batch.partition, first.offset);
+      return;
+    }
+    // What fits now: the rate's tokens, and the free mailbox space of each target writer.
+    const allowed = this.bucket.take(batch.records.length);
+    const space = new Map<number, number>();
+    const byShard = new Map<number, WriteItem[]>();
+    const ctx = { settle: (p: number, e: TrackedOffset) => this.settle(gen, p, e), fail: (err: unknown) => this.failed(gen, err), applied: deps.onApplied };
+    let taken = 0;
+    for (const rec of batch.records) {
+      if (taken >= allowed) break;
+      const v = validateCommand(rec.value, deps.limits, rec.key);
+      const pos = heldPosition(rec);
+      const shard = v.ok ? shardOf(v.command.entity, deps.shardCount) : -1;
+      if (shard >= 0) {
+        let free = space.get(shard);
+        if (free === undefined) {
+          const info = deps.writerFor(shard).info();
+          free = info.mailboxCapacity - info.mailboxDepth;
+        }
+        if (free <= 0) break;
+        space.set(shard, free - 1);
+      }
+      taken++;
+      const offset = BigInt(rec.offset);
+      let tracker = this.trackers.get(rec.partition);
+      if (!tracker) this.trackers.set(rec.partition, (tracker = new PartitionTracker(offset)));
+      let entry: TrackedOffset;
+      try {
+        entry = tracker.track(offset);
+      } catch {
+        continue; // already tracked in this generation
+      }
+      if (!v.ok || !pos) {
+        // Only valid commands are held; anything else in a hold topic is not ours to apply.
+        const now = deps.clock.now();
+        const code = v.ok ? 'TS_ERR_HOLD_HEADERS' : v.code;
+        deps.dlq
+          .send({ source: rec, consumer: deps.groupId, errorClass: 'poison', code, message: v.ok ? 'held record without its source position' : v.message, attempts: 0, firstFailureAt: now, lastFailureAt: now })
+          .then(() => ctx.settle(rec.partition, entry), ctx.fail);
+        continue;
+      }
+      const c = v.command;
+      const command: PositionedCommand = { id: c.id, op: c.op, entity: c.entity, tag: c.tag, actor: c.actor, at: c.at, partition: pos.partition, offset: pos.offset };
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(new RefeedItem(command, shard, rec.partition, entry, ctx));
+      this.lastHeldAt = pos.heldAt;
+    }
+    const rest = batch.records[taken];
+    if (rest) {
+      // The rest comes again after a short pause: never wait inside the batch.
+      this.sub?.seek(batch.topic, batch.partition, rest.offset);
+      this.pauseBriefly(batch.partition, Math.max(RETRY_MS, this.bucket.msUntilNext()));
+    }
+    for (const [shard, items] of byShard) {
+      if (gen !== this.generation) return;
+      const msg = { type: 'shard.write' as const, items };
+      // Space was checked above; a send races only with the main path's last commands for this cluster.
+      if (!deps.writerFor(shard).tell(msg)) await deps.writerFor(shard).send(msg, deps.signal);
+      this.refed += items.length;
+      deps.onRefed?.(items.length);
+    }
+  }
+
+  private pauseBriefly(partition: number, ms: number): void {
+    if (this.resumeTimers.has(partition)) return;
+    this.sub?.pause(this.deps.holdTopic, [partition]);
+    this.resumeTimers.set(
+      partition,
+      this.deps.clock.setTimeout(() => {
+        this.resumeTimers.delete(partition);
+        if (!this.suspended && this.sub) this.sub.resume(this.deps.holdTopic, [partition]);
+      }, ms),
+    );
+  }
+
+  private settle(gen: number, partition: number, entry: TrackedOffset): void {
+    if (gen !== this.generation) return;
+    this.trackers.get(partition)?.settle(entry);
+  }
+
+  private failed(gen: number, err: unknown): void {
+    if (gen !== this.generation || this.stopped) return;
+    this.deps.logger.warn({ err, cluster: this.deps.cluster }, 'a re-fed write did not complete; re-reading the hold topic from its committed offsets');
+    void this.rewind('write failed');
+  }
+
+  /** Re-read every partition from the committed offset (a failed write, or the cluster was promoted). */
+  async rewind(reason: string): Promise<void> {
+    if (!this.sub) return;
+    this.generation++;
+    this.trackers.clear();
+    const committed = await this.deps.log.committed(this.deps.groupId, this.deps.holdTopic);
+    this.generation++;
+    this.trackers.clear();
+    for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
+    this.deps.logger.warn({ reason, cluster: this.deps.cluster }, 're-feeder rewound to its committed offsets');
+  }
+
+  private scheduleCommit(): void {
+    this.commitTimer = this.deps.clock.setTimeout(() => {
+      this.commitTimer = null;
+      this.commitNow()
+        .catch((err: unknown) => this.deps.logger.warn({ err, cluster: this.deps.cluster }, 're-feeder offset commit failed; will retry'))
+        .finally(() => {
+          if (!this.deps.signal.aborted && this.sub) this.scheduleCommit();
+        });
+    }, this.deps.commitIntervalMs);
+  }
+
+  async commitNow(): Promise<void> {
+    if (!this.sub) return;
+    const gen = this.generation;
+    const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
+    for (const [p, t] of this.trackers) {
+      const c = t.committable();
+      if (c > (this.committed.get(p) ?? -1n)) offsets.push({ topic: this.deps.holdTopic, partition: p, offset: c.toString() });
+    }
+    if (offsets.length === 0) return;
+    await this.sub.commit(offsets);
+    if (gen !== this.generation) return;
+    for (const o of offsets) this.committed.set(o.partition, BigInt(o.offset));
+  }
+
+  inFlight(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.inFlight();
+    return n;
+  }
+
+  /** Commits what is safe and leaves the group (the hold is drained, or shutdown). */
+  async stop(): Promise<void> {
+    if (!this.sub) return;
+    await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 're-feeder final commit failed: the records are read again'));
+    if (this.commitTimer !== null) this.deps.clock.clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    for (const t of this.resumeTimers.values()) this.deps.clock.clearTimeout(t);
+    this.resumeTimers.clear();
+    const sub = this.sub;
+    this.sub = null;
+    this.trackers.clear();
+    this.committed.clear();
+    this.generation++;
+    await sub.stop();
+  }
+}
+
+interface RefeedContext {
+  settle: (partition: number, entry: TrackedOffset) => void;
+  fail: (err: unknown) => void;
+  applied: RefeederDeps['onApplied'];
+}
+
+/** A held command on its way to its shard writer: settles the hold topic's offset, reports its original position. */
+class RefeedItem implements WriteItem {
+  constructor(
+    readonly command: PositionedCommand,
+    readonly shard: number,
+    private readonly holdPartition: number,
+    private readonly entry: TrackedOffset,
+    private readonly ctx: RefeedContext,
+  ) {}
+
+  ack(): void {
+    this.ctx.settle(this.holdPartition, this.entry);
+  }
+
+  fail(err: unknown): void {
+    this.ctx.fail(err);
+  }
+
+  onApplied(a: Applied): void {
+    this.ctx.applied?.(this.command.partition, this.command.offset, a);
+  }
+}
