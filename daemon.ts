@@ -17,7 +17,10 @@ import type { DaemonContext, FaultAction, Feature } from './features/feature.ts'
 import { features as defaultFeatures } from './features/index.ts';
 import type { FeatureFactory } from './features/feature.ts';
 import { createInspectionBus } from './machines/index.ts';
-import { createTree, type Tree } from './actors/tree.ts';
+import { clusterOfShard, createTree, type Tree } from './actors/tree.ts';
+import type { Writability } from './actors/hold/hold-board.ts';
+import type { FailoverApi } from './features/failover/index.ts';
+import { shardOf } from './lib/command.ts';
 import type { Config } from './config/index.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
@@ -68,7 +71,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   const daemonId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   let advertisedUrl: string | null = null;
   const election = opts.election ?? createLeaderElection(config, { logger, clock, daemonId, ...(opts.leaderSessionTimeoutMs ? { sessionTimeoutMs: opts.leaderSessionTimeoutMs } : {}) });
-  const leader = new Leader({ election, control: new ControlLog(log, election.topic), clock, logger: logger.child({ component: 'leader' }), url: () => advertisedUrl });
+  const leader = new Leader({ election, control: new ControlLog(log, election.topic, { clock, groupId: `${config.kafka.groupId}.control.${daemonId}` }), clock, logger: logger.child({ component: 'leader' }), url: () => advertisedUrl });
   leader.onChange((s) => {
     metrics.failoverLeader.set(s.leader ? 1 : 0);
     metrics.failoverLeaderTerm.set(s.current?.term ?? 0);
@@ -98,6 +101,16 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
       onCommitted: (p, o) => metrics.committedOffset.set({ partition: String(p) }, Number(o)),
       onInvalid: (code) => metrics.commandsInvalid.inc({ code }),
       onDeadLetter: () => metrics.dlqRecords.inc(),
+      onApplied: (items) => {
+        if (items.length > 0) metrics.appliedCommands.inc({ cluster: clusterOfShard(config, items[0]!.shard) }, items.length);
+      },
+      onHeld: (cluster, n) => metrics.heldCommands.inc({ cluster }, n),
+      onRefed: (cluster, n) => metrics.refedCommands.inc({ cluster }, n),
+      onHoldMeasured: (s) => {
+        metrics.clusterHeld.set({ cluster: s.cluster }, s.held ? 1 : 0);
+        metrics.heldDepth.set({ cluster: s.cluster }, s.depth ?? 0);
+        metrics.heldAgeSeconds.set({ cluster: s.cluster }, s.ageSeconds);
+      },
     },
   });
   tree.system.onLifecycle((e) => {
@@ -128,12 +141,17 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
         committed: Object.fromEntries([...tree.ingest.committedOffsets()].map(([p, o]) => [p, o.toString()])),
         inFlight: tree.ingest.inFlight(),
         topology: Object.fromEntries([...stores].map(([n, s]) => [n, s.topology()])),
+        hold: tree.hold.status(),
         leadership: leader.status(),
         ...Object.fromEntries(attached.filter((f) => f.status).map((f) => [f.name, f.status!()])),
       }),
     },
   });
-  registerWriteRoutes(app, { log, topic: config.kafka.topic, limits: config.commands, applied: tree.applied, tokenSecret: config.http.tokenSecret, clock, isDraining: () => draining });
+  const heldCluster = (entity: string): string | null => {
+    const cluster = clusterOfShard(config, shardOf(entity, config.shards.count));
+    return tree.hold.holdReason(cluster) !== null ? cluster : null;
+  };
+  registerWriteRoutes(app, { log, topic: config.kafka.topic, limits: config.commands, applied: tree.applied, tokenSecret: config.http.tokenSecret, clock, isDraining: () => draining, heldCluster });
 
   const context: DaemonContext = {
     config,
@@ -155,6 +173,13 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     context.features.set(f.name, f);
   }
   if (config.profile === 'production') context.faults.clear();
+  // A cluster whose failover machine is busy (electing, promoting, fencing, degraded…) cannot take writes: hold it.
+  tree.hold.setWritableProbe((cluster): Writability => {
+    const failover = context.features.get('failover')?.api as FailoverApi | undefined; // Feature.api is untyped by design
+    const state = failover?.monitors.get(cluster)?.status().state;
+    if (state === undefined || state === 'healthy' || state === 'suspect' || state === 'stopped') return { ok: true };
+    return { ok: false, reason: `failover machine: ${state}` };
+  });
 
   await leader.start();
   await tree.start();

@@ -42,6 +42,12 @@ export function createMetrics() {
     cacheEpochAdvances: new client.Counter({ name: 'tagstream_cache_epoch_advances_total', help: 'Key epochs a cache shard moved on to (after an outage, a lost invalidation, a restart) or adopted', labelNames: ['cache', 'reason'], registers: [registry] }),
     bulkheadInFlight: new client.Gauge({ name: 'tagstream_bulkhead_in_flight', help: 'Calls running inside each bulkhead', labelNames: ['bulkhead'], registers: [registry] }),
     bulkheadRejected: new client.Counter({ name: 'tagstream_bulkhead_rejected_total', help: 'Calls a bulkhead refused (queue full or waited too long)', labelNames: ['bulkhead'], registers: [registry] }),
+    clusterHeld: new client.Gauge({ name: 'tagstream_cluster_held', help: '1 while a cluster is held: its commands go to its hold topic (it cannot take writes, or its hold is not drained)', labelNames: ['cluster'], registers: [registry] }),
+    heldDepth: new client.Gauge({ name: 'tagstream_held_depth', help: 'Commands in a cluster\'s hold topic not yet re-fed and replicated', labelNames: ['cluster'], registers: [registry] }),
+    heldAgeSeconds: new client.Gauge({ name: 'tagstream_held_age_seconds', help: 'Age of the oldest command still in a cluster\'s hold topic (approximate; 0 when empty)', labelNames: ['cluster'], registers: [registry] }),
+    heldCommands: new client.Counter({ name: 'tagstream_held_commands_total', help: 'Commands produced to a cluster\'s hold topic', labelNames: ['cluster'], registers: [registry] }),
+    refedCommands: new client.Counter({ name: 'tagstream_refed_commands_total', help: 'Held commands handed back to a cluster\'s shard writers by its re-feeder', labelNames: ['cluster'], registers: [registry] }),
+    appliedCommands: new client.Counter({ name: 'tagstream_applied_commands_total', help: 'Commands applied on a cluster\'s primary (per-cluster write rate)', labelNames: ['cluster'], registers: [registry] }),
     httpRequests: new client.Counter({ name: 'tagstream_http_requests_total', help: 'HTTP requests by route and status class', labelNames: ['route', 'status'], registers: [registry] }),
   };
   client.collectDefaultMetrics({ register: registry, prefix: 'tagstream_' });

@@ -147,6 +147,12 @@ export class HoldBoard {
     return this.state.get(cluster)?.held ?? false;
   }
 
+  /** Held, or its hold topic still has commands to re-feed: what the cluster's reads answer may be behind. */
+  behind(cluster: string): boolean {
+    const s = this.state.get(cluster);
+    return !!s && (s.held || (s.depth ?? 0) > 0);
+  }
+
   /** Starts holding `cluster` (no-op if it already is). */
   hold(cluster: string, reason: string): void {
     const s = this.state.get(cluster);

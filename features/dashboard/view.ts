@@ -25,13 +25,19 @@ export interface ShardView {
   writer: ActorInfo['status'] | 'missing';
   restarts: number;
   mailboxDepth: number;
+  /** The shard's cluster is held (issue 17): its commands wait in the cluster's hold topic. */
+  held?: { reason: string | null; depth: number | null; ageSeconds: number; draining: boolean };
 }
 
 function shards(p: ViewParts, actors: ActorInfo[]): ShardView[] {
   const byPath = new Map(actors.map((a) => [a.path, a]));
+  const holds = p.ctx.tree.hold.status();
   return Array.from({ length: p.ctx.config.shards.count }, (_, shard) => {
     const a = byPath.get(p.ctx.tree.writers[shard]?.path ?? '');
-    return { shard, cluster: clusterOfShard(p.ctx.config, shard), writer: a?.status ?? 'missing', restarts: a?.restarts ?? 0, mailboxDepth: a?.mailboxDepth ?? 0 };
+    const cluster = clusterOfShard(p.ctx.config, shard);
+    const h = holds[cluster];
+    const held = h && (h.held || (h.depth ?? 0) > 0) ? { held: { reason: h.reason, depth: h.depth, ageSeconds: h.ageSeconds, draining: h.draining } } : {};
+    return { shard, cluster, writer: a?.status ?? 'missing', restarts: a?.restarts ?? 0, mailboxDepth: a?.mailboxDepth ?? 0, ...held };
   });
 }
 

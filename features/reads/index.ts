@@ -48,6 +48,7 @@ export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
     caches: caches.actors,
     lkg,
     onDegraded: (reason) => metrics.featuresLimited.inc({ endpoint: 'popular-tags', reason }),
+    heldCluster: (c) => ctx.tree.hold.behind(c),
   });
 
   const unsubscribe = ctx.tree.onApplied((items, commitLsn) => {

@@ -27,8 +27,12 @@ export interface EntityTagsAnswer {
   source: 'cache' | 'replica' | 'primary';
   /** The cache instance or the PostgreSQL node that answered. */
   servedBy: string;
-  /** none: no token; token: honoured; token-other-cluster: the token's shard lives on another cluster, so it says nothing here. */
-  consistency: 'none' | 'token' | 'token-other-cluster';
+  /**
+   * none: no token; token: honoured; token-other-cluster: the token's shard lives on another cluster, so it says
+   * nothing here; held: the entity's cluster is held (issue 17): commands for it wait in its hold topic, so the
+   * answer may be behind writes already accepted.
+   */
+  consistency: 'none' | 'token' | 'token-other-cluster' | 'held';
   /** The answer reflects at least this WAL position of the entity's cluster, when known. */
   lsn?: string;
 }
@@ -57,6 +61,8 @@ export interface ReadServiceDeps {
   caches: CacheActors;
   lkg: LastKnownGood;
   onDegraded?: (reason: DegradeReason) => void;
+  /** The cluster's commands are (partly) waiting in its hold topic: its answers may be behind. */
+  heldCluster?: (cluster: string) => boolean;
 }
 
 export class ReadService {
@@ -70,7 +76,7 @@ export class ReadService {
     const shard = shardOf(entity, config.shards.count);
     const cluster = clusterOfShard(config, shard);
     const minLsn = token && clusterOfShard(config, token.shard) === cluster ? token.lsn : undefined;
-    const consistency = !token ? 'none' : minLsn ? 'token' : 'token-other-cluster';
+    const consistency = this.deps.heldCluster?.(cluster) ? 'held' : !token ? 'none' : minLsn ? 'token' : 'token-other-cluster';
     const cache = this.deps.caches.shardFor(entity);
     const look = await cache.lookupEntity(entity, cluster);
     if (look.kind === 'hit' && lsnAtLeast(look.lsn, minLsn)) {

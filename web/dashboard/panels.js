@@ -103,12 +103,12 @@ export function renderShardMap(st) {
   const cells = st.shards.map((s) =>
     h(
       'div',
-      { class: `shard c${(clusterIndex.get(s.cluster) ?? 0) % 6} w-${s.writer}`, title: `shard ${s.shard} → ${s.cluster}\nwriter ${s.writer}, ${s.restarts} restart(s), mailbox ${s.mailboxDepth}` },
+      { class: `shard c${(clusterIndex.get(s.cluster) ?? 0) % 6} w-${s.writer}${s.held ? ' held' : ''}`, title: `shard ${s.shard} → ${s.cluster}\nwriter ${s.writer}, ${s.restarts} restart(s), mailbox ${s.mailboxDepth}${s.held ? `\nHELD: ${s.held.reason ?? 'draining'} · ${s.held.depth ?? '?'} held, oldest ${Math.round(s.held.ageSeconds)} s${s.held.draining ? ' · draining' : ''}` : ''}` },
       String(s.shard),
       s.restarts > 0 ? h('sup', {}, `↻${s.restarts}`) : null,
     ),
   );
-  clear($('shardmap'), h('div', { class: 'clusters' }, cards), h('p', { class: 'hint' }, 'Logical shards (colour = cluster; red outline = writer not running):'), h('div', { class: 'shards' }, cells));
+  clear($('shardmap'), h('div', { class: 'clusters' }, cards), h('p', { class: 'hint' }, 'Logical shards (colour = cluster; red outline = writer not running; striped = cluster held, its commands wait in its hold topic):'), h('div', { class: 'shards' }, cells));
 }
 
 function actorRow(a, depth) {

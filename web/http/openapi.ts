@@ -64,7 +64,7 @@ const schemas: Json = {
       tags: { type: 'array', items: { type: 'string' } },
       source: { enum: ['cache', 'replica', 'primary'] },
       servedBy: { type: 'string', description: 'The Redis instance or PostgreSQL node that answered' },
-      consistency: { enum: ['none', 'token', 'token-other-cluster'], description: '`token`: the answer includes every write up to the token; `token-other-cluster`: the token is for a shard on another cluster and says nothing about this entity' },
+      consistency: { enum: ['none', 'token', 'token-other-cluster', 'held'], description: '`token`: the answer includes every write up to the token; `token-other-cluster`: the token is for a shard on another cluster and says nothing about this entity; `held`: the entity\'s cluster is held (it could not take writes), so accepted writes may still wait in its hold topic and the answer may be behind them' },
       lsn: { type: 'string', description: 'The answer reflects at least this WAL position of the entity’s cluster' },
     },
   },

@@ -17,6 +17,17 @@ export interface WriteRouteDeps {
   tokenSecret: string;
   clock: Clock;
   isDraining: () => boolean;
+  /** The cluster an entity lives on when that cluster is held (issue 17), else null. */
+  heldCluster?: (entity: string) => string | null;
+}
+
+/** Says which held cluster a write waits for (issue 17). */
+export const HELD_HEADER = 'x-tagstream-held';
+
+/** Fastify's reply has header(); the route's narrow reply type does not say so. */
+function withHeldHeader<R extends object>(reply: R, cluster: string): R {
+  if ('header' in reply && typeof reply.header === 'function') reply.header(HELD_HEADER, cluster);
+  return reply;
 }
 
 interface Params {
@@ -51,6 +62,9 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps):
     try {
       const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
       const accepted = { status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset };
+      // A held cluster applies nothing until it drains: say so at once instead of waiting out the timeout.
+      const heldOn = deps.heldCluster?.(entity) ?? null;
+      if (heldOn) return withHeldHeader(reply, heldOn).code(202).send({ ...accepted, applied: false, held: heldOn, reason: `cluster ${heldOn} is held (it cannot take writes now): the command is durable in the log and is applied when the hold drains` });
       const a = await deps.applied.wait(pos!.partition, pos!.offset, timeoutMs);
       if (!a) return reply.code(202).send({ ...accepted, applied: false, reason: `not applied within ${timeoutMs} ms; it is durable in the log and will be applied` });
       return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token: signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret) });
