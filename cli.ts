@@ -1,11 +1,24 @@
 // Command line: `tagstream <command>`. The composition root for one-shot operator commands.
 //   config check                 print the effective config (secrets masked) or every problem; exit 1 on problems
-//   (further commands — dlq, reconcile, breaker, switchover — register in cli/commands.ts)
+//   (further commands — dlq, reconcile, breaker, switchover — register in cli/commands.ts; help in cli/help.ts)
 import { ConfigError, loadConfig, maskSecrets } from './config/index.ts';
 import { commands } from './cli/commands.ts';
+import { commandHelp, overview } from './cli/help.ts';
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'), err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
   const [cmd, sub, ...rest] = argv;
+  const names = ['config', ...Object.keys(commands)];
+  if (cmd === undefined || isHelp(cmd)) {
+    const topic = isHelp(cmd) && sub !== undefined ? commandHelp(sub) : undefined;
+    (cmd === undefined ? err : out)(topic ?? overview(names));
+    return cmd === undefined ? 2 : 0;
+  }
+  if (argv.slice(1).some((a) => a === '--help' || a === '-h') && commandHelp(cmd)) {
+    out(commandHelp(cmd)!);
+    return 0;
+  }
   if (cmd === 'config' && sub === 'check') {
     try {
       const cfg = loadConfig();
@@ -23,7 +36,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   }
   const handler = cmd ? commands[cmd] : undefined;
   if (handler) return handler([sub, ...rest].filter((x): x is string => x !== undefined), out, err);
-  err(`usage: tagstream <command>\n  config check\n${Object.keys(commands).map((c) => `  ${c} …`).join('\n')}`);
+  err(`${handler || cmd === 'config' ? '' : `unknown command "${cmd}"\n\n`}${commandHelp(cmd) ?? overview(names)}`);
   return 2;
 }
 

@@ -1,13 +1,21 @@
 // `npm start`: runs the daemon with the configured profile (embedded by default). SIGTERM/SIGINT drain and
 // exit 0; a supervision give-up exits 1 so a process supervisor restarts us (replay covers in-flight work).
 import { ConfigError, loadConfig } from './config/index.ts';
+import { parseStartArgs, START_USAGE } from './cli/start-options.ts';
 import { startDaemon } from './daemon.ts';
+import { createLogger } from './lib/logger.ts';
 import { installCrashHandlers, writeCrashRecording } from './features/dashboard/crash.ts';
 
 async function main(): Promise<void> {
+  const args = parseStartArgs(process.argv.slice(2));
+  if (args.help || args.problems.length > 0) {
+    for (const p of args.problems) process.stderr.write(`tagstream: ${p}\n`);
+    (args.help ? process.stdout : process.stderr).write(`${START_USAGE}\n`);
+    process.exit(args.help ? 0 : 2);
+  }
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig({ overrides: args.overrides });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`tagstream: ${e.message}\n`);
@@ -17,6 +25,7 @@ async function main(): Promise<void> {
   }
   let exitCode = 0;
   const daemon = await startDaemon(config, {
+    logger: createLogger({ level: config.log.level, format: config.log.format }),
     onFatal: (path, err) => {
       exitCode = 1;
       writeCrashRecording(daemon, `supervision gave up at ${path}`, err);

@@ -59,12 +59,10 @@ export const RETRY_AFTER_SECONDS: Readonly<Partial<Record<ErrorCode, number>>> =
   [ErrorCodes.ACTOR_STOPPED]: 1,
 };
 
-const OUR_CODES = new Set<string>(Object.values(ErrorCodes));
-
 /** Ours by code, not by class: adapters sometimes throw a plain Error carrying one of our codes. */
 function ourCode(err: unknown): ErrorCode | undefined {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && OUR_CODES.has(code) ? (code as ErrorCode) : undefined;
+  return typeof code === 'string' && /^TS_ERR_[A-Z0-9_]+$/.test(code) ? (code as ErrorCode) : undefined;
 }
 
 /** fastify's own refusals (parsing, body limit, content type, schema validation) → our codes. */

@@ -16,6 +16,9 @@ export function createHttpServer(opts: { metrics: Metrics; health: HealthSource;
     logger: false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     routerOptions: { maxParamLength: 600 },
+    // Route schemas validate, they do not repair: no type coercion ({"actor": 1} is not "1"), no silent removal
+    // of unknown fields (additionalProperties: false refuses them), and every problem reported.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     // Malformed URLs and bodies are answered by fastify before our error handler: same body shape, 400.
     frameworkErrors: (err, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): unknown } }).code(400).send({ error: { code: ErrorCodes.BAD_REQUEST, message: err.message } }),
   });

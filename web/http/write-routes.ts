@@ -6,6 +6,7 @@ import type { CommandLog } from '../../adapters/kafka/port.ts';
 import type { AppliedBus } from '../../actors/applied-bus.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { validateCommand, type CommandLimits, type TagCommand } from '../../lib/command.ts';
+import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 import { signToken } from '../../lib/token.ts';
 import { badRequest } from './errors.ts';
 
@@ -38,22 +39,38 @@ interface Query {
   wait?: string;
   timeoutMs?: string;
 }
+interface Body {
+  actor?: string;
+}
+
+/** What a write accepts: anything else (another type, an unknown field, a repeated parameter) is a 400 naming it. */
+export const writeRouteSchema = {
+  querystring: {
+    type: 'object',
+    properties: { wait: { type: 'string', enum: ['none', 'applied'] }, timeoutMs: { type: 'string', pattern: '^[0-9]{1,5}$' } },
+    additionalProperties: false,
+  },
+  body: {
+    type: ['object', 'null'],
+    properties: { actor: { type: 'string', minLength: 1, maxLength: 128 } },
+    additionalProperties: false,
+  },
+} as const;
 
 export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps): void {
-  const handler = (op: 'attach' | 'detach') => async (req: { params: Params; query: Query; headers: Record<string, unknown>; body?: unknown }, reply: { code: (n: number) => { send: (b: unknown) => unknown } }) => {
+  const handler = (op: 'attach' | 'detach') => async (req: { params: Params; query: Query; headers: Record<string, unknown>; body?: Body | null }, reply: { code: (n: number) => { send: (b: unknown) => unknown } }) => {
     const { entity, tag } = req.params;
     const wait = req.query.wait ?? 'none';
-    if (wait !== 'none' && wait !== 'applied') throw badRequest(`wait: must be "applied" or "none" (got "${String(wait).slice(0, 32)}")`);
     const timeoutMs = req.query.timeoutMs === undefined ? 10_000 : Number(req.query.timeoutMs);
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw badRequest('timeoutMs: must be an integer between 1 and 60000');
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw badRequest('querystring.timeoutMs: must be an integer between 1 and 60000', 'querystring.timeoutMs');
     const actorHeader = req.headers['x-actor'];
-    const bodyActor = req.body && typeof req.body === 'object' && 'actor' in req.body ? (req.body as { actor: unknown }).actor : undefined;
-    const actor = typeof bodyActor === 'string' ? bodyActor : typeof actorHeader === 'string' ? actorHeader : 'http';
+    if (actorHeader !== undefined && typeof actorHeader !== 'string') throw badRequest('headers.x-actor: give it once', 'headers.x-actor');
+    const actor = req.body?.actor ?? actorHeader ?? 'http';
     const command: TagCommand = { id: randomUUID(), op, entity, tag, actor, at: deps.clock.now() };
     const value = JSON.stringify(command);
     const v = validateCommand(value, deps.limits, entity);
     if (!v.ok) throw badRequest(v.message);
-    if (deps.isDraining()) throw Object.assign(new Error('shutting down'), { code: 'TS_ERR_SHUTTING_DOWN' });
+    if (deps.isDraining()) throw new TagstreamError(ErrorCodes.SHUTTING_DOWN, 'shutting down: this daemon takes no new writes; retry against another instance', { retriable: true });
     if (wait === 'none') {
       const [pos] = await deps.log.produce(deps.topic, [{ key: entity, value }]);
       return reply.code(202).send({ status: 'accepted', commandId: command.id, op, entity, tag, partition: pos!.partition, offset: pos!.offset });
@@ -72,6 +89,6 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps):
       release();
     }
   };
-  app.post<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('attach') as never);
-  app.delete<{ Params: Params; Querystring: Query }>('/v1/entities/:entity/tags/:tag', handler('detach') as never);
+  app.post<{ Params: Params; Querystring: Query; Body: Body | null }>('/v1/entities/:entity/tags/:tag', { schema: writeRouteSchema }, handler('attach') as never);
+  app.delete<{ Params: Params; Querystring: Query; Body: Body | null }>('/v1/entities/:entity/tags/:tag', { schema: writeRouteSchema }, handler('detach') as never);
 }

@@ -19,15 +19,16 @@ function app(entityTags: () => Promise<EntityTagsAnswer>, popularTags: () => Pro
 }
 
 describe('read routes', () => {
-  it('sheds with 503, TS_ERR_BULKHEAD_FULL and Retry-After when the bulkhead is full; other errors are 503 TS_ERR_UNAVAILABLE', async () => {
+  it('sheds with 503, TS_ERR_BULKHEAD_FULL and Retry-After when the bulkhead is full; an unexpected error is a 500 TS_ERR_INTERNAL with an error id', async () => {
     const a = app(() => Promise.reject(new BulkheadFullError('pg0-reads-critical', 'queue full')), () => Promise.reject(new Error('unexpected')));
     const r = await a.inject({ method: 'GET', url: '/v1/entities/bug-1/tags' });
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('1');
     expect(r.json()).toMatchObject({ error: { code: 'TS_ERR_BULKHEAD_FULL' } });
     const p = await a.inject({ method: 'GET', url: '/v1/tags/popular' });
-    expect(p.statusCode).toBe(503);
-    expect(p.json()).toMatchObject({ error: { code: 'TS_ERR_UNAVAILABLE' } });
+    expect(p.statusCode).toBe(500);
+    expect(p.headers['retry-after']).toBeUndefined();
+    expect(p.json()).toMatchObject({ error: { code: 'TS_ERR_INTERNAL', errorId: expect.any(String) } });
   });
 
   it('marks degraded popular answers with the header and the body, and gives the default limit', async () => {
