@@ -13,7 +13,7 @@ function server(opts: { draining?: boolean } = {}) {
   const produced: { key: string; value: string }[] = [];
   const log = { produce: async (_topic: string, msgs: { key: string; value: string }[]) => msgs.map((m) => (produced.push(m), { partition: 0, offset: String(produced.length - 1) })) } as unknown as CommandLog;
   const app = createHttpServer({ metrics: createMetrics(), health: { notReadyReasons: () => [], status: () => ({}) } });
-  registerWriteRoutes(app, { log, topic: 't', limits: defaultLimits, applied: new AppliedBus(), tokenSecret: 'x'.repeat(16), clock: systemClock, isDraining: () => opts.draining ?? false });
+  registerWriteRoutes(app, { log, topic: 't', limits: defaultLimits, applied: new AppliedBus(systemClock), tokenSecret: 'x'.repeat(16), clock: systemClock, isDraining: () => opts.draining ?? false });
   return { app, produced };
 }
 
