@@ -6,7 +6,7 @@
 // allow, seeks back to the rest and pauses that partition for a moment.
 import type { CommandLog, LogBatch, Subscription } from '../../adapters/kafka/port.ts';
 import { validateCommand, shardOf, type CommandLimits, type PositionedCommand } from '../../lib/command.ts';
-import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import { sleep, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetterSink } from '../dlq/dead-letter.ts';
 import { PartitionTracker, type TrackedOffset } from '../ingest/offset-tracker.ts';
@@ -47,6 +47,7 @@ export class Refeeder {
   private stopped = false;
   private commitTimer: TimerHandle | null = null;
   private resumeTimers = new Map<number, TimerHandle>();
+  private subscribed: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
   /** When the newest command handed to the writers had been held (the hold's age is measured from it). */
   lastHeldAt: number | null = null;
@@ -66,6 +67,8 @@ export class Refeeder {
 
   async start(): Promise<void> {
     if (this.sub || this.stopped) return;
+    let resolve!: () => void;
+    this.subscribed = new Promise<void>((r) => (resolve = r));
     this.sub = await this.deps.log.subscribe({
       groupId: this.deps.groupId,
       topics: [this.deps.holdTopic],
@@ -78,6 +81,7 @@ export class Refeeder {
         if (this.suspended) this.sub?.pause(this.deps.holdTopic, this.assigned);
       },
     });
+    resolve();
     if (this.suspended) this.sub.pause(this.deps.holdTopic, this.assigned);
     this.scheduleCommit();
     this.deps.logger.info({ cluster: this.deps.cluster, topic: this.deps.holdTopic }, 're-feeder started: draining the hold topic');
@@ -102,7 +106,8 @@ export class Refeeder {
     const first = batch.records[0];
     if (!first) return;
     // A batch can arrive before subscribe() resolved: without the subscription we could not seek back what does
-    // not fit, so it is refused and delivered again (after the port's short back-off).
+    // not fit. Wait for it briefly; else refuse the batch (the port delivers it again after a short back-off).
+    if (!this.sub) await Promise.race([this.subscribed, sleep(deps.clock, 2_000, deps.signal).catch(() => undefined)]);
     if (!this.sub) throw new Error(`re-feeder of ${deps.cluster} is starting; the batch comes again`);
     if (this.suspended) {
       this.sub?.seek(batch.topic, batch.partition, first.offset);
