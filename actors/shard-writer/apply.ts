@@ -78,7 +78,17 @@ function merge(results: ApplyResult[]): ApplyResult | null {
     counterDeltas: results.flatMap((r) => r.counterDeltas),
     perShard: mergePerShard(results.flatMap((r) => r.perShard)),
     commitLsn: results[results.length - 1]!.commitLsn,
+    ...timelineOf(results),
   };
+}
+
+/**
+ * The timeline a replica must prove the batch on. Parts committed on different timelines (a reroute between two
+ * retries) are proven on the oldest: the part on a possibly deposed primary is the one that may be lost.
+ */
+function timelineOf(results: ApplyResult[]): { commitTimeline?: number } {
+  const known = results.map((r) => r.commitTimeline).filter((t): t is number => t !== undefined);
+  return known.length > 0 ? { commitTimeline: Math.min(...known) } : {};
 }
 
 function mergePerShard(rows: ApplyResult['perShard']): ApplyResult['perShard'] {

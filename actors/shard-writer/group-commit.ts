@@ -131,5 +131,6 @@ export function share(result: ApplyResult, shards: Set<number>): ApplyResult {
     counterDeltas: result.counterDeltas.filter((d) => shards.has(d.shard)),
     perShard,
     commitLsn: result.commitLsn,
+    ...(result.commitTimeline !== undefined ? { commitTimeline: result.commitTimeline } : {}),
   };
 }

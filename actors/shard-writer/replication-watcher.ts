@@ -1,5 +1,7 @@
-// Resolves waiters once at least one replica of a cluster has replayed their LSN (contract 3). One poll loop
-// per cluster serves every waiter: it asks for the highest pending LSN and releases everything below it.
+// Resolves waiters once at least one replica of a cluster has replayed their write (contract 3): its LSN on the
+// timeline it was committed on — (timeline, LSN), never a bare LSN, so a write that exists only on a deposed
+// primary proves nothing whatever a newer primary's replicas replay. One poll loop per cluster serves every
+// waiter: it asks for the highest pending LSN and releases everything below it on the same timeline.
 import type { ShardStore } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
 import { TopologyChangedError } from '../../lib/errors.ts';
@@ -9,6 +11,8 @@ import type { Logger } from '../../lib/logger.ts';
 interface Waiter {
   lsn: bigint;
   text: string;
+  /** The timeline the write was committed on (undefined: the writer could not tell; a bare LSN is asked). */
+  timeline: number | undefined;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -16,6 +20,8 @@ interface Waiter {
 export class ReplicationWatcher {
   private waiters: Waiter[] = [];
   private confirmed = -1n;
+  /** The timeline `confirmed` was proven on. */
+  private confirmedTimeline: number | undefined = undefined;
   private running = false;
   /** Bumped on every topology change: an LSN from an older primary proves nothing about the new one. */
   epoch = 0;
@@ -60,12 +66,12 @@ export class ReplicationWatcher {
     this.allReplicas = on;
   }
 
-  waitFor(lsn: string, epoch: number): Promise<void> {
+  waitFor(lsn: string, epoch: number, timeline?: number): Promise<void> {
     if (epoch !== this.epoch) return Promise.reject(new TopologyChangedError(`LSN ${lsn} was written before a topology change`));
     const n = lsnToBigInt(lsn);
-    if (n <= this.confirmed) return Promise.resolve();
+    if (n <= this.confirmed && timeline === this.confirmedTimeline) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiters.push({ lsn: n, text: lsn, resolve, reject });
+      this.waiters.push({ lsn: n, text: lsn, timeline, resolve, reject });
       if (!this.running) void this.loop();
     });
   }
@@ -78,9 +84,9 @@ export class ReplicationWatcher {
         const target = this.waiters.reduce((m, w) => (w.lsn > m.lsn ? w : m));
         // An answer about the previous primary's replicas proves nothing for waiters of a newer epoch.
         const epoch = this.epoch;
-        const ok = await this.proven(target.text);
+        const ok = await this.proven(target.text, target.timeline);
         if (ok && epoch === this.epoch) {
-          this.release(target.lsn);
+          this.release(target.lsn, target.timeline);
           delay = this.deps.pollMs ?? 2;
           continue;
         }
@@ -88,7 +94,7 @@ export class ReplicationWatcher {
         if (this.waiters.length === 0) break;
         // Partial progress: release waiters at or below the lowest pending LSN if it is replicated.
         const lowest = this.waiters.reduce((m, w) => (w.lsn < m.lsn ? w : m));
-        if (lowest !== target && epoch === this.epoch && (await this.proven(lowest.text)) && epoch === this.epoch) this.release(lowest.lsn);
+        if (lowest !== target && epoch === this.epoch && (await this.proven(lowest.text, lowest.timeline)) && epoch === this.epoch) this.release(lowest.lsn, lowest.timeline);
         await sleep(this.deps.clock, delay, this.stopped.signal).catch(() => undefined);
         delay = Math.min(delay * 2, this.deps.maxPollMs ?? 50);
       }
@@ -98,9 +104,10 @@ export class ReplicationWatcher {
   }
 
   /** Replayed on at least one replica (and, when required, the primary confirmed as leader afterwards). */
-  private async proven(lsn: string): Promise<boolean> {
+  private async proven(lsn: string, timeline: number | undefined): Promise<boolean> {
     try {
-      if (!(await this.store.replicatedTo(lsn, this.allReplicas ? { all: true } : undefined))) return false;
+      const opts = { ...(this.allReplicas ? { all: true } : {}), ...(timeline !== undefined ? { timeline } : {}) };
+      if (!(await this.store.replicatedTo(lsn, Object.keys(opts).length > 0 ? opts : undefined))) return false;
       return this.confirm ? await this.confirm(this.deps.clock.now()) : true;
     } catch (err) {
       this.deps.logger.debug({ err }, 'replication check failed');
@@ -108,10 +115,14 @@ export class ReplicationWatcher {
     }
   }
 
-  private release(upTo: bigint): void {
-    if (upTo > this.confirmed) this.confirmed = upTo;
+  /** Releases the waiters at or below `upTo` on `timeline` only: a proof on one timeline says nothing of another. */
+  private release(upTo: bigint, timeline: number | undefined): void {
+    if (timeline !== this.confirmedTimeline) {
+      this.confirmed = upTo;
+      this.confirmedTimeline = timeline;
+    } else if (upTo > this.confirmed) this.confirmed = upTo;
     const still: Waiter[] = [];
-    for (const w of this.waiters) (w.lsn <= upTo ? w.resolve() : still.push(w));
+    for (const w of this.waiters) (w.lsn <= upTo && w.timeline === timeline ? w.resolve() : still.push(w));
     this.waiters = still;
   }
 
@@ -125,6 +136,7 @@ export class ReplicationWatcher {
     this.changed.abort();
     this.changed = new AbortController();
     this.confirmed = -1n;
+    this.confirmedTimeline = undefined;
     const err = new TopologyChangedError('cluster topology changed before replication was confirmed');
     for (const w of this.waiters) w.reject(err);
     this.waiters = [];

@@ -9,7 +9,7 @@ import { MemoryUsageStore } from './memory-usage-store.ts';
 import { PgUsageStore } from './pg-usage-store.ts';
 import type { UsageStore } from './port.ts';
 
-export type { RecordResult, UsageEvent, UsageQuery, UsageRow, UsageStore } from './port.ts';
+export type { RecordResult, UsageCommit, UsageEvent, UsageQuery, UsageRow, UsageStore } from './port.ts';
 export { HOUR_MS, hourOf } from './port.ts';
 export { MemoryUsageStore } from './memory-usage-store.ts';
 export { PgUsageStore, type PgUsageStoreOptions, type UsageCluster } from './pg-usage-store.ts';

@@ -5,7 +5,8 @@
 import pg from 'pg';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { uniqueByPosition, type RecordResult, type UsageEvent, type UsageQuery, type UsageRow, type UsageStore } from './port.ts';
+import { COMMIT_POINT_SQL } from '../pg/probe-sql.ts';
+import { uniqueByPosition, type RecordResult, type UsageCommit, type UsageEvent, type UsageQuery, type UsageRow, type UsageStore } from './port.ts';
 
 export interface UsageCluster {
   name: string;
@@ -124,12 +125,15 @@ export class PgUsageStore implements UsageStore {
             list.map((e) => e.partition),
             list.map((e) => e.offset),
           ]);
-          return Number(res.rows[0]?.counted ?? 0);
+          // On the same session, after the statement committed: the position a replica must replay to keep it.
+          const at = (await client.query<{ lsn: string; tli: number | null }>(COMMIT_POINT_SQL)).rows[0]!;
+          const commit: UsageCommit = { cluster: name, lsn: at.lsn, ...(at.tli !== null ? { timeline: Number(at.tli) } : {}) };
+          return { counted: Number(res.rows[0]?.counted ?? 0), commit };
         }),
       ),
     );
-    const counted = counts.reduce((a, b) => a + b, 0);
-    return { counted, duplicates: repeated + unique.length - counted };
+    const counted = counts.reduce((a, b) => a + b.counted, 0);
+    return { counted, duplicates: repeated + unique.length - counted, commits: counts.map((c) => c.commit) };
   }
 
   async usage(q: UsageQuery = {}): Promise<UsageRow[]> {

@@ -26,6 +26,17 @@ export interface RecordResult {
   counted: number;
   /** Events whose position had been counted before (or repeated within the call): ignored. */
   duplicates: number;
+  /**
+   * Where each cluster's statement committed (PostgreSQL stores only): the (timeline, LSN) a replica must replay
+   * before the events count as kept — the same proof as the shard writers' (contract 3).
+   */
+  commits?: UsageCommit[];
+}
+
+export interface UsageCommit {
+  cluster: string;
+  lsn: string;
+  timeline?: number;
 }
 
 export interface UsageQuery {

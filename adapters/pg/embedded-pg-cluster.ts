@@ -29,6 +29,11 @@ export class EmbeddedPgCluster {
   private readonly held = new Map<string, string>();
   private readonly open = new Map<string, number>();
   private readonly calls = new Map<string, number>();
+  /**
+   * Emulated timelines: a promotion starts a new one (one higher than any seen); a replica follows the primary
+   * on the newest timeline (it is repointed at once), so it reports that primary's timeline and upstream.
+   */
+  private readonly timelines = new Map<string, number>();
   /** PGlite has one backend: sessions take turns, so a transaction never interleaves with another session. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -37,6 +42,7 @@ export class EmbeddedPgCluster {
     this.nodes = [...nodes];
     this.db = db;
     this.primaries.add(nodes[0]!);
+    for (const n of nodes) this.timelines.set(n, 1);
   }
 
   static async create(name: string, nodes: string[], opts: EmbeddedPgClusterOptions = {}): Promise<EmbeddedPgCluster> {
@@ -69,13 +75,29 @@ export class EmbeddedPgCluster {
 
   /** pg_promote(): the node becomes a primary. The old primary stays one until someone fences it. */
   promote(node: string): void {
-    this.primaries.add(this.known(node));
+    if (!this.primaries.has(this.known(node))) this.timelines.set(node, Math.max(...this.timelines.values()) + 1);
+    this.primaries.add(node);
     this.held.delete(node);
   }
 
   /** The node is rebuilt as a replica (pg_rewind of an old primary). */
   demote(node: string): void {
     this.primaries.delete(this.known(node));
+  }
+
+  /** The timeline the node is on: its own as a primary, its upstream's as a replica. */
+  timelineOf(node: string): number {
+    if (this.primaries.has(this.known(node))) return this.timelines.get(node)!;
+    const up = this.upstreamOf(node);
+    return up ? this.timelines.get(up)! : this.timelines.get(node)!;
+  }
+
+  /** The primary a replica streams from: the one on the newest timeline (null when there is none). */
+  private upstreamOf(node: string): string | null {
+    if (this.primaries.has(node)) return null;
+    let best: string | null = null;
+    for (const p of this.primaries) if (best === null || this.timelines.get(p)! > this.timelines.get(best)!) best = p;
+    return best;
   }
 
   roleOf(node: string): 'primary' | 'replica' {
@@ -114,6 +136,12 @@ export class EmbeddedPgCluster {
         return this.session(node, fn);
       },
       replayLsn: () => (closed ? Promise.reject(new TopologyChangedError(`${this.name}: connections to ${node} were closed`)) : this.replayLsn(node)),
+      replayPoint: async () => {
+        if (closed) throw new TopologyChangedError(`${this.name}: connections to ${node} were closed`);
+        const lsn = await this.replayLsn(node);
+        return { lsn, timeline: lsn === null ? null : this.timelineOf(node) };
+      },
+      writeTimeline: async () => this.timelineOf(node),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -125,9 +153,25 @@ export class EmbeddedPgCluster {
   async probe(node: string): Promise<NodeProbe> {
     if (this.killed.has(this.known(node))) return { name: node, up: false, latencyMs: 0, error: connectionRefused(node).message };
     const current = await this.currentLsn();
-    if (this.primaries.has(node)) return { name: node, up: true, role: 'primary', currentLsn: current, latencyMs: 0 };
+    const timeline = this.timelineOf(node);
+    if (this.primaries.has(node)) {
+      const replication = this.nodes.filter((n) => n !== node && !this.killed.has(n) && this.upstreamOf(n) === node).map((n) => ({ name: n, state: 'streaming', replayLsn: this.held.get(n) ?? current }));
+      return { name: node, up: true, role: 'primary', currentLsn: current, timeline, replication, latencyMs: 0 };
+    }
     const replay = this.held.get(node) ?? current;
-    return { name: node, up: true, role: 'replica', receiveLsn: replay, replayLsn: replay, latencyMs: 0 };
+    const upstream = this.upstreamOf(node);
+    const streaming = upstream !== null && !this.killed.has(upstream);
+    return {
+      name: node,
+      up: true,
+      role: 'replica',
+      receiveLsn: replay,
+      replayLsn: replay,
+      timeline,
+      replayTimeline: timeline,
+      receiver: { status: streaming ? 'streaming' : 'waiting', upstream, timeline },
+      latencyMs: 0,
+    };
   }
 
   private async replayLsn(node: string): Promise<string | null> {

@@ -15,6 +15,7 @@ export { PgliteShardStore } from './pglite-shard-store.ts';
 export { EmbeddedPgCluster } from './embedded-pg-cluster.ts';
 export { FencedNodeError } from './routed-shard-store.ts';
 export { compareLsn, lsnReached } from './lsn.ts';
+export { deriveTopology, toTopology, type DerivedTopology, type DeriveInput, type NodeVerdict } from './derive-topology.ts';
 
 export interface ShardStoreFactoryOptions {
   clock?: Clock;
@@ -46,6 +47,22 @@ export async function createShardStores(config: Readonly<Config>, logger: Logger
     }
   }
   return stores;
+}
+
+/**
+ * Each store's primary found from what its nodes say (RoutedShardStore.discoverPrimary: probes bounded by the
+ * probe timeout, the writable node on the newest timeline), in parallel — for one-shot tools (the standalone
+ * CLI) that do not run a failover monitor. A cluster whose probes fail keeps its configured order (logged).
+ */
+export async function discoverPrimaries(stores: Map<string, ShardStore>, logger: Logger): Promise<void> {
+  await Promise.all(
+    [...stores].map(([name, s]) =>
+      s.discoverPrimary().then(
+        (t) => logger.debug({ cluster: name, topology: t }, 'primary discovered'),
+        (err: unknown) => logger.warn({ cluster: name, err }, 'could not discover the primary: using the configured order'),
+      ),
+    ),
+  );
 }
 
 /** Runs every store's migrations in parallel; resolves with the clusters that failed (the daemon retries them). */

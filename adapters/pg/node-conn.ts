@@ -10,8 +10,17 @@ export interface NodeConn {
   session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** pg_last_wal_replay_lsn(): null when the node is not replaying WAL (a primary). */
   replayLsn(): Promise<string | null>;
+  /** The replay LSN and the timeline it was replayed on (null when the node cannot say it consistently). */
+  replayPoint(): Promise<ReplayPoint>;
+  /** On a session of this node (`q`, right after a COMMIT): the timeline the node writes on, if it can tell. */
+  writeTimeline(q: Queryable): Promise<number | undefined>;
   /** Closes every connection; later calls reject with a reroute-class error. */
   close(): Promise<void>;
+}
+
+export interface ReplayPoint {
+  lsn: string | null;
+  timeline: number | null;
 }
 
 export interface NodeDriver {

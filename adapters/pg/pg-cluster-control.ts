@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { errorMessage } from '../../lib/errors.ts';
 import type { ClusterControl, FenceMode, NodeProbe } from './port.ts';
+import { PROBE_SQL, parseProbeRow, type ProbeRow } from './probe-sql.ts';
 
 export interface PgClusterControlOptions {
   cluster: string;
@@ -12,10 +13,6 @@ export interface PgClusterControlOptions {
   database: string;
   timeoutMs: number;
 }
-
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovery,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
-  pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn`;
 
 export class PgClusterControl implements ClusterControl {
   readonly cluster: string;
@@ -46,14 +43,7 @@ export class PgClusterControl implements ClusterControl {
 
   async probeNode(node: string): Promise<NodeProbe> {
     try {
-      return await this.withClient(node, this.opts.timeoutMs, async (c) => {
-        const r = (await c.query<{ recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null }>(PROBE_SQL)).rows[0]!;
-        const p: NodeProbe = { name: node, up: true, role: r.recovery ? 'replica' : 'primary' };
-        if (r.current_lsn) p.currentLsn = r.current_lsn;
-        if (r.receive_lsn) p.receiveLsn = r.receive_lsn;
-        if (r.replay_lsn) p.replayLsn = r.replay_lsn;
-        return p;
-      });
+      return await this.withClient(node, this.opts.timeoutMs, async (c) => parseProbeRow(node, (await c.query<ProbeRow>(PROBE_SQL)).rows[0]!, this.opts.nodes));
     } catch (err) {
       return { name: node, up: false, error: errorMessage(err) };
     }

@@ -5,8 +5,9 @@ import pg from 'pg';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { TopologyChangedError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { NodeConn, NodeDriver } from './node-conn.ts';
+import type { NodeConn, NodeDriver, ReplayPoint } from './node-conn.ts';
 import type { NodeProbe } from './port.ts';
+import { COMMIT_POINT_SQL, PROBE_SQL, REPLAY_POINT_SQL, parseProbeRow, type ProbeRow } from './probe-sql.ts';
 import type { Queryable, Row } from './queryable.ts';
 import { RoutedShardStore } from './routed-shard-store.ts';
 
@@ -34,14 +35,6 @@ export interface PgShardStoreOptions {
   logger: Logger;
   clock?: Clock;
 }
-
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovery,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
-  pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn,
-  CASE WHEN pg_is_in_recovery() THEN NULL
-       ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
-  current_setting('default_transaction_read_only')::boolean AS read_only`;
 
 /** Margin between the server's statement_timeout and our own read timeout, so the server's cleaner error wins. */
 const READ_TIMEOUT_MARGIN_MS = 500;
@@ -95,14 +88,9 @@ class PgDriver implements NodeDriver {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const res = await client.query<{ recovery: boolean; current_lsn: string | null; receive_lsn: string | null; replay_lsn: string | null; timeline: number | null; read_only: boolean }>(PROBE_SQL);
-      const r = res.rows[0]!;
-      const p: NodeProbe = { name: node, up: true, role: r.recovery ? 'replica' : 'primary', latencyMs: this.clock.now() - started };
-      if (r.current_lsn) p.currentLsn = r.current_lsn;
-      if (r.receive_lsn) p.receiveLsn = r.receive_lsn;
-      if (r.replay_lsn) p.replayLsn = r.replay_lsn;
-      if (r.timeline !== null) p.timeline = Number(r.timeline);
-      if (!r.recovery && r.read_only) p.readOnly = true;
+      const res = await client.query<ProbeRow>(PROBE_SQL);
+      const p = parseProbeRow(node, res.rows[0]!, this.opts.nodes);
+      p.latencyMs = this.clock.now() - started;
       void client.end().catch(() => undefined);
       return p;
     } catch (err) {
@@ -160,10 +148,20 @@ class PgNodeConn implements NodeConn {
   }
 
   async replayLsn(): Promise<string | null> {
+    return (await this.replayPoint()).lsn;
+  }
+
+  async replayPoint(): Promise<ReplayPoint> {
     return this.session(async (q) => {
-      const [row] = await q.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
-      return row?.lsn ?? null;
+      const [row] = await q.query<{ a: number | null; lsn: string | null; b: number | null }>(REPLAY_POINT_SQL);
+      const lsn = row?.lsn ?? null;
+      return { lsn, timeline: lsn && row?.a != null && row.a === row.b ? Number(row.a) : null };
     });
+  }
+
+  async writeTimeline(q: Queryable): Promise<number | undefined> {
+    const [row] = await q.query<{ tli: number | null }>(COMMIT_POINT_SQL);
+    return row?.tli == null ? undefined : Number(row.tli);
   }
 
   /**

@@ -1,5 +1,6 @@
 // ShardStore: one physical PostgreSQL cluster (a primary and its async replicas) holding many logical shards.
 // Real: PgShardStore (pg). Embedded: PgliteShardStore. LSNs are PostgreSQL text form ('0/16B3748').
+import type { DerivedTopology } from './derive-topology.ts';
 
 export interface AssocWrite {
   shard: number;
@@ -128,6 +129,15 @@ export interface ReplicatedOptions {
   timeline?: number;
 }
 
+export interface DeriveOptions {
+  /** Probes to derive from (e.g. a monitor's round that also probed fenced nodes); else every node is probed. */
+  probes?: readonly NodeProbe[];
+  /** Extra fenced nodes (a durable record); the store's own fenced set always counts. */
+  fenced?: readonly string[];
+  /** A timeline known to exist (a durable record); the newest this store saw always counts. */
+  minTimeline?: number;
+}
+
 export interface ShardStore {
   readonly cluster: string;
   /** Creates tables and indexes idempotently on the primary (replicas follow by replication). */
@@ -155,6 +165,15 @@ export interface ShardStore {
    * RoutedShardStore.discoverPrimary. Resolves with the topology it settled on.
    */
   discoverPrimary(): Promise<Topology>;
+  /** Probes every node (or takes `opts.probes`) and derives the routing (deriveTopology); changes nothing. */
+  deriveRouting(opts?: DeriveOptions): Promise<DerivedTopology>;
+  /**
+   * Routes by a derivation: reads to its readable standbys only, writes to its primary, its fenced nodes fenced.
+   * A view without a primary changes only the reads. `primaryChanged`: the caller must run what a promotion runs.
+   */
+  applyDerived(view: DerivedTopology): Promise<{ changed: boolean; primaryChanged: boolean; topology: Topology }>;
+  /** The last derivation (every probe() makes one), null before the first. */
+  routing(): DerivedTopology | null;
   /** Reroute: from now on writes go to `primary` only; `fenced` nodes get no connection of ours. */
   setTopology(t: Topology): Promise<void>;
   /**

@@ -1,13 +1,16 @@
 // The routing half of a ShardStore, shared by the real and the embedded one: writes go to the current
 // primary only; reads go to a replica that provably replayed the reader's LSN, else to the primary;
-// fenced nodes (old primaries) are never connected to again (contract 4).
+// fenced nodes (old primaries) are never connected to again (contract 4). Which replicas may serve reads is
+// derived from every probe round (deriveTopology: standbys streaming from the primary on its timeline), so a
+// store that just started routes like one that watched every failover (contract 11).
 import { classify } from '../../lib/classify.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { deriveTopology, type DerivedTopology } from './derive-topology.ts';
 import { lsnReached, maxLsn } from './lsn.ts';
 import type { NodeConn, NodeDriver } from './node-conn.ts';
-import type { ApplyResult, AssocRow, AssocWrite, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ShardStore, Topology } from './port.ts';
+import type { ApplyResult, AssocRow, AssocWrite, DeriveOptions, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ReplicatedOptions, ShardStore, Topology } from './port.ts';
 import type { Queryable } from './queryable.ts';
 import { migrate } from './schema.ts';
 import { applyBatchSql, entitiesTagsSql, entityTagsSql, popularTagsSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
@@ -31,6 +34,7 @@ export class FencedNodeError extends TagstreamError {
 }
 
 type Route = { node: string; role: 'primary' | 'replica' };
+type ReplayAt = { lsn: string; timeline: number | null };
 
 export class RoutedShardStore implements ShardStore {
   readonly cluster: string;
@@ -42,10 +46,20 @@ export class RoutedShardStore implements ShardStore {
   private topo: { primary: string; replicas: string[] };
   private readonly fenced = new Set<string>();
   private readonly conns = new Map<string, NodeConn>();
-  /** Highest replay LSN seen per replica (probe or on-the-fly check); replay positions only move forward. */
-  private readonly replayed = new Map<string, string>();
+  /**
+   * Highest replay LSN seen per replica and the timeline it was replayed on (probe or on-the-fly check); within
+   * one timeline replay positions only move forward, a new timeline starts over.
+   */
+  private readonly replayed = new Map<string, { lsn: string; timeline: number | null }>();
   private readonly downUntil = new Map<string, number>();
-  private readonly replayQuery = new Map<string, Promise<string | null>>();
+  private readonly replayQuery = new Map<string, Promise<ReplayAt | null>>();
+  /** Replicas the last derivation allows to serve reads; null until the first probe round (then: configured replicas). */
+  private readable: Set<string> | null = null;
+  private lastView: DerivedTopology | null = null;
+  /** Newest timeline this store has seen: a writable node below it is an old primary, whatever else answers. */
+  private timelineFloor = 0;
+  /** False until a probe round found the node that accepts writes (or the monitor set the topology). */
+  private primaryKnown = false;
   private rr = 0;
   private closed = false;
 
@@ -61,13 +75,31 @@ export class RoutedShardStore implements ShardStore {
     this.topo = { primary: opts.nodes[0]!, replicas: opts.nodes.slice(1) };
   }
 
+  /**
+   * On the node that accepts writes on the newest timeline: found by a probe round first when no round has found
+   * it yet, or when the last attempt failed the way a wrong or dead primary fails (read-only, refused, timeout).
+   */
   async migrate(): Promise<void> {
-    const applied = await this.onPrimary((q) => migrate(q));
-    if (applied.length > 0) this.log.info({ cluster: this.cluster, applied }, 'schema migrated');
+    if (!this.primaryKnown) await this.discoverPrimary();
+    try {
+      const applied = await this.onPrimary((q) => migrate(q));
+      if (applied.length > 0) this.log.info({ cluster: this.cluster, applied }, 'schema migrated');
+    } catch (err) {
+      const cls = classify(err).class;
+      if (cls === 'retry' || cls === 'reroute') this.primaryKnown = false;
+      throw err;
+    }
   }
 
+  /** The commit's WAL position and the timeline of the node that wrote it: the (timeline, LSN) a replica must reach. */
   applyBatch(writes: AssocWrite[]): Promise<ApplyResult> {
-    return this.onPrimary((q) => applyBatchSql(q, writes));
+    return this.onPrimaryConn((conn) =>
+      conn.session(async (q) => {
+        const r = await applyBatchSql(q, writes);
+        const timeline = await conn.writeTimeline(q);
+        return timeline === undefined ? r : { ...r, commitTimeline: timeline };
+      }),
+    );
   }
 
   async entityTags(shard: number, entity: string, opts: ReadOptions = {}): Promise<EntityTags> {
@@ -93,62 +125,99 @@ export class RoutedShardStore implements ShardStore {
     return this.onPrimary((q) => shardCountsSql(q, shard));
   }
 
-  async replicatedTo(lsn: string, opts: { all?: boolean } = {}): Promise<boolean> {
+  /**
+   * With `timeline` (ApplyResult.commitTimeline) a replica counts only when it replayed `lsn` on that timeline:
+   * a replica that follows a newer primary passes the LSN of a write that died with the deposed one.
+   */
+  async replicatedTo(lsn: string, opts: ReplicatedOptions = {}): Promise<boolean> {
+    const tl = opts.timeline;
     if (opts.all) {
       // Every replica must answer: one marked down is asked too (it holds the commit rather than being skipped).
-      const replicas = this.liveReplicas();
+      const replicas = this.memberReplicas();
       if (replicas.length === 0) return false;
-      const checks = await Promise.all(replicas.map((r) => this.replicaReached(r, lsn).catch(() => false)));
+      const checks = await Promise.all(replicas.map((r) => this.replicaReached(r, lsn, tl).catch(() => false)));
       return checks.every(Boolean);
     }
-    if (this.liveReplicas().some((r) => lsnReached(this.replayed.get(r), lsn))) return true;
+    // With a timeline the proof is exact on any member; without one only a replica proven to stream counts.
+    const candidates = tl === undefined ? this.liveReplicas() : this.memberReplicas();
+    if (candidates.some((r) => this.reachedKnown(r, lsn, tl))) return true;
     // Replicas marked down are not asked: a frozen one would hold every caller for a whole timeout.
+    const now = this.clock.now();
     const checks = await Promise.all(
-      this.healthyReplicas().map((r) =>
-        this.replicaReached(r, lsn).catch((err: unknown) => {
-          this.replicaFailure(r, err);
-          return false;
-        }),
-      ),
+      candidates
+        .filter((r) => (this.downUntil.get(r) ?? 0) <= now)
+        .map((r) =>
+          this.replicaReached(r, lsn, tl).catch((err: unknown) => {
+            this.replicaFailure(r, err);
+            return false;
+          }),
+        ),
     );
     return checks.some(Boolean);
   }
 
+  /**
+   * One probe of every node (fenced ones are not reached: reported down), bounded by the driver's timeout. Each
+   * round also re-derives which replicas may serve reads, so every daemon routes reads within one probe interval
+   * of what the nodes say, leader or not.
+   */
   async probe(): Promise<NodeProbe[]> {
-    return Promise.all(
-      this.nodes.map(async (name): Promise<NodeProbe> => {
-        if (this.fenced.has(name)) return { name, up: false, error: 'fenced: not probed, no connection of ours may reach it' };
-        const p = await this.driver.probe(name);
-        if (p.up) this.downUntil.delete(name);
-        if (p.up && p.replayLsn) this.noteReplay(name, p.replayLsn);
-        return p;
-      }),
-    );
+    const probes = await this.probeNodes();
+    this.noteView(this.derive(probes));
+    return probes;
+  }
+
+  /** Probes (or takes `opts.probes`) and derives the routing; changes nothing. */
+  async deriveRouting(opts: DeriveOptions = {}): Promise<DerivedTopology> {
+    return this.derive(opts.probes ?? (await this.probeNodes()), opts);
   }
 
   /**
-   * Nodes that accept writes (up, not in recovery, not read-only) are primary candidates: the one on the
-   * newest timeline leads (ties: configured order); any other candidate is an old primary that came back
-   * diverged and is fenced. A read-only non-replica (fenced by a failover) is fenced too. Replicas and
-   * unreachable nodes stay replicas. No candidate at all (the primary is down at start): the current
-   * topology stays, and the failover monitor takes it from there.
+   * Routes by a derivation: reads to `view.readable` only; writes to `view.primary`; its fenced nodes fenced for
+   * good. A view without a primary changes nothing but the reads. When `primaryChanged`, the caller runs what a
+   * promotion runs (writers rerouted, unproven writes re-driven): see ClusterMonitorDeps.onPromoted.
+   */
+  async applyDerived(view: DerivedTopology): Promise<{ changed: boolean; primaryChanged: boolean; topology: Topology }> {
+    this.noteView(view);
+    const before = this.topology();
+    if (!view.primary) return { changed: false, primaryChanged: false, topology: before };
+    if (this.fenced.has(view.primary)) {
+      this.log.warn({ cluster: this.cluster, primary: view.primary }, 'derived primary is fenced here: not followed (readmit it first)');
+      return { changed: false, primaryChanged: false, topology: before };
+    }
+    const fenced = [...new Set([...this.fenced, ...view.fenced])].filter((n) => n !== view.primary);
+    const replicas = this.nodes.filter((n) => n !== view.primary && !fenced.includes(n));
+    const next: Topology = { primary: view.primary, replicas, fenced };
+    const primaryChanged = before.primary !== next.primary;
+    const changed = primaryChanged || !sameSet(before.replicas, next.replicas) || !sameSet(before.fenced, next.fenced);
+    if (changed) {
+      if (primaryChanged) this.log.warn({ cluster: this.cluster, from: before.primary, primary: next.primary, timeline: view.timeline, diverged: view.diverged }, 'the node that accepts writes on the newest timeline is not ours: following it');
+      await this.setTopology(next);
+    }
+    this.primaryKnown = true;
+    return { changed, primaryChanged, topology: this.topology() };
+  }
+
+  /** The last derivation (null before the first probe round): verdict and reason per node, for status pages. */
+  routing(): DerivedTopology | null {
+    return this.lastView;
+  }
+
+  /**
+   * At start: the node that accepts writes on the newest timeline leads; nodes that answer as writable below it
+   * (old primaries back, diverged) or read-only non-standbys are fenced; reads go only to standbys streaming
+   * from it. Probes are bounded, so a frozen node never holds this up. No node accepts writes (the primary is
+   * down at start): the configured primary stays for writes, no read goes to a replica until a round proves
+   * one, and the failover monitor takes it from there.
    */
   async discoverPrimary(): Promise<Topology> {
-    const probes = await this.probe();
-    const writable = probes
-      .map((p, i) => ({ p, i }))
-      .filter(({ p }) => p.up && p.role === 'primary' && !p.readOnly)
-      .sort((a, b) => (b.p.timeline ?? 0) - (a.p.timeline ?? 0) || a.i - b.i);
-    const leader = writable[0]?.p.name;
-    if (!leader) {
-      this.log.warn({ cluster: this.cluster, probes: probes.map((p) => ({ node: p.name, up: p.up, role: p.role, error: p.error })) }, 'no node accepts writes at start: keeping the configured primary');
+    const view = await this.deriveRouting();
+    if (!view.primary) {
+      this.noteView(view);
+      this.log.warn({ cluster: this.cluster, verdicts: view.verdicts }, 'no node accepts writes on the newest timeline at start: keeping the configured primary for now');
       return this.topology();
     }
-    const fenced = probes.filter((p) => p.name !== leader && p.up && p.role === 'primary').map((p) => p.name);
-    const replicas = this.nodes.filter((n) => n !== leader && !fenced.includes(n) && !this.fenced.has(n));
-    if (leader === this.topo.primary && fenced.length === 0) return this.topology();
-    this.log.warn({ cluster: this.cluster, configured: this.topo.primary, primary: leader, fenced }, 'the primary is not the configured one (a failover happened before this start): following it');
-    await this.setTopology({ primary: leader, replicas, fenced: [...new Set([...this.fenced, ...fenced])] });
+    await this.applyDerived(view);
     return this.topology();
   }
 
@@ -167,6 +236,7 @@ export class RoutedShardStore implements ShardStore {
     if (ignored.length > 0) this.log.warn({ cluster: this.cluster, ignored }, 'fenced nodes listed as replicas stay fenced');
     const before = this.topo.primary;
     this.topo = { primary: t.primary, replicas: [...new Set(t.replicas.filter((n) => !this.fenced.has(n) && n !== t.primary))] };
+    this.primaryKnown = true;
     // A new primary means a new timeline: replicas may be rewound below what we saw, so forget every position.
     if (before !== t.primary) this.replayed.clear();
     this.log.info({ cluster: this.cluster, primary: t.primary, replicas: this.topo.replicas, fenced: [...this.fenced] }, 'topology set');
@@ -186,6 +256,9 @@ export class RoutedShardStore implements ShardStore {
     const was = this.fenced.delete(node);
     if (node !== this.topo.primary && !this.topo.replicas.includes(node)) this.topo = { ...this.topo, replicas: [...this.topo.replicas, node] };
     this.downUntil.delete(node);
+    // Whoever readmits proved it streams from the primary (adopt, Patroni's replicas): reads may go there now; the
+    // next probe round re-derives it like every other node.
+    this.readable?.add(node);
     if (was) this.log.warn({ cluster: this.cluster, node, replicas: this.topo.replicas }, 'fenced node readmitted as a replica');
   }
 
@@ -211,11 +284,48 @@ export class RoutedShardStore implements ShardStore {
   }
 
   private onPrimary<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const primary = this.topo.primary;
+    return this.onPrimaryConn((c) => c.session(fn));
+  }
+
+  private onPrimaryConn<T>(fn: (c: NodeConn) => Promise<T>): Promise<T> {
     try {
-      return this.conn(primary).session(fn);
+      return fn(this.conn(this.topo.primary));
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  private async probeNodes(): Promise<NodeProbe[]> {
+    return Promise.all(
+      this.nodes.map(async (name): Promise<NodeProbe> => {
+        if (this.fenced.has(name)) return { name, up: false, error: 'fenced: not probed, no connection of ours may reach it' };
+        const p = await this.driver.probe(name);
+        if (p.up) this.downUntil.delete(name);
+        if (p.up && p.replayLsn) this.noteReplay(name, { lsn: p.replayLsn, timeline: p.replayTimeline ?? null });
+        return p;
+      }),
+    );
+  }
+
+  private derive(probes: readonly NodeProbe[], opts: DeriveOptions = {}): DerivedTopology {
+    return deriveTopology({ nodes: this.nodes, probes, fenced: [...new Set([...this.fenced, ...(opts.fenced ?? [])])], minTimeline: Math.max(this.timelineFloor, opts.minTimeline ?? 0) });
+  }
+
+  /**
+   * Reads follow the derivation. Without a primary in view (it is down, or a switchover holds it read-only) no
+   * replica is added, and one keeps serving only while it is still a standby no older than the newest timeline.
+   */
+  private noteView(view: DerivedTopology): void {
+    this.lastView = view;
+    this.timelineFloor = Math.max(this.timelineFloor, view.newestTimeline);
+    let next: Set<string>;
+    if (view.primary) next = new Set(view.readable);
+    else next = new Set([...(this.readable ?? [])].filter((n) => view.verdicts[n]?.verdict === 'standby'));
+    const prev = this.readable;
+    this.readable = next;
+    if (prev === null || !sameSet([...prev], [...next])) {
+      const out = this.nodes.filter((n) => !next.has(n) && n !== view.primary).map((n) => `${n}: ${view.verdicts[n]?.reason ?? '?'}`);
+      this.log.info({ cluster: this.cluster, primary: view.primary, timeline: view.timeline, readable: [...next], out }, 'read routing derived from the nodes');
     }
   }
 
@@ -247,27 +357,42 @@ export class RoutedShardStore implements ShardStore {
     return [...healthy.slice(start), ...healthy.slice(0, start)];
   }
 
+  /** Replicas that may serve reads: members the last derivation saw streaming from the primary. */
   private liveReplicas(): string[] {
+    const readable = this.readable;
+    return this.memberReplicas().filter((r) => readable === null || readable.has(r));
+  }
+
+  /** Replicas of the topology (promotion candidates), whether they serve reads right now or not. */
+  private memberReplicas(): string[] {
     return this.topo.replicas.filter((r) => !this.fenced.has(r));
   }
 
-  private async replicaReached(replica: string, lsn: string): Promise<boolean> {
-    if (lsnReached(this.replayed.get(replica), lsn)) return true;
-    return lsnReached(await this.fetchReplay(replica), lsn);
+  private reachedKnown(replica: string, lsn: string, timeline: number | undefined): boolean {
+    const at = this.replayed.get(replica);
+    return at !== undefined && (timeline === undefined || at.timeline === timeline) && lsnReached(at.lsn, lsn);
+  }
+
+  private async replicaReached(replica: string, lsn: string, timeline?: number): Promise<boolean> {
+    if (this.reachedKnown(replica, lsn, timeline)) return true;
+    const at = await this.fetchReplay(replica);
+    return at !== null && (timeline === undefined || at.timeline === timeline) && lsnReached(at.lsn, lsn);
   }
 
   /**
    * One replay-position query per replica at a time, shared by every concurrent caller (all shard writers of
    * the cluster poll replicatedTo). A shared answer may predate a caller's commit: it can only say "not yet".
    */
-  private fetchReplay(replica: string): Promise<string | null> {
+  private fetchReplay(replica: string): Promise<ReplayAt | null> {
     let p = this.replayQuery.get(replica);
     if (!p) {
       p = this.conn(replica)
-        .replayLsn()
-        .then((replay) => {
-          if (replay) this.noteReplay(replica, replay);
-          return replay;
+        .replayPoint()
+        .then((r) => {
+          if (!r.lsn) return null;
+          const at = { lsn: r.lsn, timeline: r.timeline };
+          this.noteReplay(replica, at);
+          return at;
         })
         .finally(() => this.replayQuery.delete(replica));
       this.replayQuery.set(replica, p);
@@ -275,9 +400,9 @@ export class RoutedShardStore implements ShardStore {
     return p;
   }
 
-  private noteReplay(node: string, lsn: string): void {
+  private noteReplay(node: string, at: ReplayAt): void {
     const prev = this.replayed.get(node);
-    this.replayed.set(node, prev ? maxLsn(prev, lsn) : lsn);
+    this.replayed.set(node, prev && prev.timeline === at.timeline ? { lsn: maxLsn(prev.lsn, at.lsn), timeline: at.timeline } : at);
   }
 
   /** Marks the replica down when the error says it is unreachable or unusable; false for other errors (bugs). */
@@ -288,4 +413,8 @@ export class RoutedShardStore implements ShardStore {
     this.log.warn({ cluster: this.cluster, node: replica, err: errorMessage(err), retryInMs: this.replicaRetryMs }, 'replica failed; left out for a while');
     return true;
   }
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }

@@ -7,6 +7,7 @@ import { MemoryUsageStore } from '../../adapters/analytics/memory-usage-store.ts
 import { MemorySearchIndex } from '../../adapters/search/memory-search-index.ts';
 import type { BulkItem } from '../../adapters/search/port.ts';
 import { createAnalyticsTarget } from '../../actors/analytics/analytics-target.ts';
+import { createReplicationProof } from '../../actors/analytics/replication-proof.ts';
 import { createDeadLetterSink } from '../../actors/dlq/dead-letter.ts';
 import type { DeadLetterView } from '../../actors/dlq/dlq-record.ts';
 import { createWritersRedrive, type RedriveTarget } from '../../actors/dlq/redrive.ts';
@@ -116,7 +117,7 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
     };
 
     const searchSink = makeSink<BulkItem>(createSearchTarget({ index, limits: config.commands, shardCount: config.shards.count }), config.indexer.groupId, 'Elasticsearch (indexer)');
-    const analyticsSink = options.analytics !== false ? makeSink<UsageEvent>(createAnalyticsTarget({ store: usage, limits: config.commands }), config.indexer.analyticsGroupId, 'analytics store') : null;
+    const analyticsSink = options.analytics !== false ? makeSink<UsageEvent>(createAnalyticsTarget({ store: usage, limits: config.commands, replicated: createReplicationProof({ stores, clock }) }), config.indexer.analyticsGroupId, 'analytics store') : null;
     const sinks: Array<Sink<BulkItem> | Sink<UsageEvent>> = [searchSink, ...(analyticsSink ? [analyticsSink] : [])];
 
     const asTarget = <I>(s: Sink<I>): RedriveTarget => ({ name: s.name, redrive: (records, signal) => s.redrive(records, signal) });

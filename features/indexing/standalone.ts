@@ -3,9 +3,10 @@
 // `tagstream reconcile` fall back to when no daemon answers (or with --standalone).
 import { createUsageStore } from '../../adapters/analytics/index.ts';
 import { createCommandLog } from '../../adapters/kafka/index.ts';
-import { createShardStores } from '../../adapters/pg/index.ts';
+import { createShardStores, discoverPrimaries } from '../../adapters/pg/index.ts';
 import { createSearchIndex } from '../../adapters/search/index.ts';
 import { createAnalyticsTarget } from '../../actors/analytics/analytics-target.ts';
+import { createReplicationProof } from '../../actors/analytics/replication-proof.ts';
 import { createWritersRedrive, type RedriveTarget } from '../../actors/dlq/redrive.ts';
 import { DlqReplayer } from '../../actors/dlq/replayer.ts';
 import { createSearchTarget } from '../../actors/indexer/search-target.ts';
@@ -36,6 +37,8 @@ export async function openStandalone(config: Readonly<Config>, logger: Logger): 
   const abort = new AbortController();
   const log = createCommandLog(config, logger, clock);
   const stores = await createShardStores(config, logger, { clock });
+  // The primary is found the way the daemon finds it (probes, newest timeline), never assumed to be nodes[0].
+  await discoverPrimaries(stores, logger);
   const index = createSearchIndex(config, logger, clock);
   const clusterOf = (s: number) => clusterOfShard(config, s);
   const usage = createUsageStore(config, { stores, clusterOfShard: clusterOf, logger, clock });
@@ -46,7 +49,7 @@ export async function openStandalone(config: Readonly<Config>, logger: Logger): 
   const targets = new Map<string, RedriveTarget>([
     [config.kafka.groupId, createWritersRedrive({ stores, clusterOfShard: clusterOf, shardCount: config.shards.count, limits: config.commands, clock, retry: config.retry })],
     [config.indexer.groupId, asTarget(createSearchTarget({ index, limits: config.commands, shardCount: config.shards.count }))],
-    [config.indexer.analyticsGroupId, asTarget(createAnalyticsTarget({ store: usage, limits: config.commands }))],
+    [config.indexer.analyticsGroupId, asTarget(createAnalyticsTarget({ store: usage, limits: config.commands, replicated: createReplicationProof({ stores, clock, signal: abort.signal }) }))],
   ]);
   const replayer = new DlqReplayer({
     log,

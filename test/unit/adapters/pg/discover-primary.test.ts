@@ -7,7 +7,7 @@ import { silentLogger } from '../../../../lib/logger.ts';
 
 function store(probes: Record<string, Omit<NodeProbe, 'name'>>): RoutedShardStore {
   const driver: NodeDriver = {
-    open: (node) => ({ node, session: () => Promise.reject(new Error('no sessions in this test')), replayLsn: async () => null, close: async () => undefined }) as NodeConn,
+    open: (node) => ({ node, session: () => Promise.reject(new Error('no sessions in this test')), replayLsn: async () => null, replayPoint: async () => ({ lsn: null, timeline: null }), writeTimeline: async () => undefined, close: async () => undefined }) as NodeConn,
     probe: async (node) => ({ name: node, ...probes[node]! }),
     close: async () => undefined,
   };

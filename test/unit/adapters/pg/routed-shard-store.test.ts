@@ -22,6 +22,8 @@ class FakeDriver implements NodeDriver {
     ['n2', '0/100'],
   ]);
   down = new Set<string>();
+  /** Timeline per node (1 unless a test moves it). */
+  timeline = new Map<string, number>();
 
   open(node: string): NodeConn {
     this.opened.push(node);
@@ -44,6 +46,13 @@ class FakeDriver implements NodeDriver {
         fail();
         return this.replay.get(node) ?? null;
       },
+      replayPoint: async () => {
+        this.replayQueries.set(node, (this.replayQueries.get(node) ?? 0) + 1);
+        fail();
+        const lsn = this.replay.get(node) ?? null;
+        return { lsn, timeline: lsn === null ? null : (this.timeline.get(node) ?? 1) };
+      },
+      writeTimeline: async () => this.timeline.get(node) ?? 1,
       close: async () => {
         closed = true;
         this.open_.set(node, (this.open_.get(node) ?? 1) - 1);
@@ -55,7 +64,11 @@ class FakeDriver implements NodeDriver {
     this.probed.push(node);
     if (this.down.has(node)) return { name: node, up: false, error: 'down' };
     const r = this.replay.get(node);
-    return r ? { name: node, up: true, role: 'replica', replayLsn: r, receiveLsn: r } : { name: node, up: true, role: 'primary', currentLsn: '0/300' };
+    const primary = NODES.find((n) => this.replay.get(n) === null && !this.down.has(n)) ?? null;
+    const timeline = this.timeline.get(node) ?? 1;
+    // A primary and the standbys that stream from it, as a real probe reports them.
+    if (!r) return { name: node, up: true, role: 'primary', currentLsn: '0/300', timeline, replication: NODES.filter((n) => n !== node && this.replay.get(n) && !this.down.has(n)).map((n) => ({ name: n, state: 'streaming' })) };
+    return { name: node, up: true, role: 'replica', replayLsn: r, receiveLsn: r, timeline, replayTimeline: timeline, receiver: { status: primary ? 'streaming' : 'waiting', upstream: primary, timeline } };
   }
 
   async close(): Promise<void> {}
