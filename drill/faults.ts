@@ -65,6 +65,21 @@ export async function inject(f: ScheduledFault, env: FaultEnv): Promise<() => Pr
         if (now && now.primary !== t.primary) await reseed(env, c, n, nodeIndex(now.primary), t.primary);
       };
     }
+    case 'pg-cluster-stop': {
+      // Every node of the cluster: unreachable, nothing to promote. The primary thaws first so that it answers
+      // before a replica could be elected; the daemon held the cluster's commands and drains them now.
+      const nodes = config.postgres.clusters[c]!.nodes.map((_, n) => n);
+      const t = await topology(env, c);
+      const primary = t ? nodeIndex(t.primary) : 0;
+      for (const n of nodes) services.stopNode(config, { cluster: c, node: n });
+      return async () => {
+        services.contNode(config, { cluster: c, node: primary });
+        await new Promise((r) => setTimeout(r, 2_000));
+        for (const n of nodes) if (n !== primary) services.contNode(config, { cluster: c, node: n });
+        const now = await topology(env, c);
+        if (t && now && now.primary !== t.primary) await reseed(env, c, primary, nodeIndex(now.primary), t.primary);
+      };
+    }
     case 'pg-replica-kill':
     case 'pg-replica-stop': {
       const t = await topology(env, c);

@@ -13,6 +13,7 @@ import { systemClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { ensureServices, resetCluster } from '../services/index.ts';
 import { check, type Verdict } from './checker.ts';
+import { ratesBetween, sampleClusterRates } from './cluster-rates.ts';
 import { daemonProcess } from './daemon-process.ts';
 import { inject } from './faults.ts';
 import { lagChart, lagOf, sampleLag } from './lag.ts';
@@ -74,8 +75,10 @@ export async function runDrill(minutes: number, seed: number, rate: number): Pro
   const prefix = `${run}-`;
   const load = startLoad({ url: () => daemon.url, daemonUp: () => daemon.available(), prefix, seed, ratePerSec: rate, tags: ['Critical', 'bug', 'ui', 'p1', 'p2', 'security'] });
   const lag = sampleLag(log, run, { writers: config.kafka.groupId, indexer: config.indexer.groupId }, 5_000, started);
+  const rates = sampleClusterRates(() => daemon.url, started);
 
-  const schedule = faultSchedule({ seed, seconds, clusters: config.postgres.clusters.length, redis: config.redis.instances.length });
+  const clusterOutage = process.argv.indexOf('--cluster-outage-s') >= 0 ? arg('cluster-outage-s', 30) : undefined;
+  const schedule = faultSchedule({ seed, seconds, clusters: config.postgres.clusters.length, redis: config.redis.instances.length, ...(clusterOutage ? { clusterOutageS: clusterOutage } : {}) });
   const faults: Array<{ kind: string; at: number; durationS: number; target: number; error?: string }> = [];
   for (const f of schedule) {
     const wait = started + f.at * 1000 - Date.now();
@@ -106,6 +109,7 @@ export async function runDrill(minutes: number, seed: number, rate: number): Pro
     await sleep(2_000);
   }
   await lag.stop();
+  await rates.stop();
 
   // The checker reads the databases through the topology the daemon ended with.
   const status = (await (await fetch(`${daemon.url}/status`)).json()) as { topology?: Record<string, Topology> };
@@ -130,6 +134,13 @@ export async function runDrill(minutes: number, seed: number, rate: number): Pro
     say(`  ${ep.padEnd(12)} ${avail[ep]!.toFixed(3)}%  requests ${s.requests}, ok ${s.ok}, degraded ${s.degraded}, 4xx ${s.client4xx}, 5xx ${s.server5xx}, no answer ${s.noAnswer}, while daemon down ${s.daemonDown}`);
   }
   say(`  read-your-writes: ${report.rywChecks} checks, ${report.rywViolations} violations`);
+  say('\napplied per cluster (commands/s: 30 s before · during · 30 s after each PostgreSQL fault; whole run):');
+  const fmt = (r: Record<string, number>) => Object.entries(r).map(([c, v]) => `${c} ${v}`).join(', ') || '—';
+  const faultRates = faults
+    .filter((f) => f.kind.startsWith('pg-'))
+    .map((f) => ({ kind: f.kind, target: f.target, at: f.at, before: ratesBetween(rates.samples, f.at - 30, f.at), during: ratesBetween(rates.samples, f.at + 5, f.at + f.durationS), after: ratesBetween(rates.samples, f.at + f.durationS, f.at + f.durationS + 30) }));
+  for (const f of faultRates) say(`  ${String(f.at).padStart(5)}s ${f.kind.padEnd(16)} target ${f.target}: ${fmt(f.before)} · ${fmt(f.during)} · ${fmt(f.after)}`);
+  say(`  whole run: ${fmt(ratesBetween(rates.samples, 0, seconds))}`);
   say('\nlag (records not yet committed):');
   for (const line of lagChart(lag.samples)) say(`  ${line}`);
   say('\nchecker:');
@@ -154,6 +165,7 @@ export async function runDrill(minutes: number, seed: number, rate: number): Pro
     availability: avail,
     ryw: { checks: report.rywChecks, violations: report.rywViolations },
     daemonRestarts: daemon.restarts,
+    clusterRates: faultRates,
   };
   return { verdict, load: report, ok, summary };
 }

@@ -6,13 +6,14 @@ export type FaultKind =
   | 'pg-primary-stop'
   | 'pg-replica-kill'
   | 'pg-replica-stop'
+  | 'pg-cluster-stop'
   | 'redis-kill'
   | 'redis-stop'
   | 'es-kill'
   | 'kafka-restart'
   | 'daemon-kill';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['pg-primary-kill', 'pg-primary-stop', 'pg-replica-kill', 'pg-replica-stop', 'redis-kill', 'redis-stop', 'es-kill', 'kafka-restart', 'daemon-kill'];
+export const FAULT_KINDS: readonly FaultKind[] = ['pg-primary-kill', 'pg-primary-stop', 'pg-replica-kill', 'pg-replica-stop', 'pg-cluster-stop', 'redis-kill', 'redis-stop', 'es-kill', 'kafka-restart', 'daemon-kill'];
 
 export interface ScheduledFault {
   kind: FaultKind;
@@ -41,6 +42,8 @@ const DURATION: Record<FaultKind, [number, number]> = {
   'pg-primary-stop': [8, 15],
   'pg-replica-kill': [8, 15],
   'pg-replica-stop': [5, 10],
+  // The whole cluster unreachable (every node SIGSTOPped, nothing to promote): its shards are held (issue 17).
+  'pg-cluster-stop': [20, 40],
   'redis-kill': [8, 20],
   'redis-stop': [5, 12],
   'es-kill': [20, 60],
@@ -48,7 +51,7 @@ const DURATION: Record<FaultKind, [number, number]> = {
   'daemon-kill': [3, 6],
 };
 
-export function faultSchedule(opts: { seed: number; seconds: number; clusters: number; redis: number; warmupS?: number; settleS?: number }): ScheduledFault[] {
+export function faultSchedule(opts: { seed: number; seconds: number; clusters: number; redis: number; warmupS?: number; settleS?: number; clusterOutageS?: number }): ScheduledFault[] {
   const r = rng(opts.seed);
   const warm = opts.warmupS ?? 20;
   const settle = opts.settleS ?? 30;
@@ -61,7 +64,8 @@ export function faultSchedule(opts: { seed: number; seconds: number; clusters: n
   for (;;) {
     const kind = i < order.length ? order[i]! : pick(FAULT_KINDS);
     const [lo, hi] = DURATION[kind];
-    const durationS = Math.round(lo + r() * (hi - lo));
+    const drawn = Math.round(lo + r() * (hi - lo));
+    const durationS = kind === 'pg-cluster-stop' && opts.clusterOutageS ? opts.clusterOutageS : drawn;
     if (t + durationS + settle > opts.seconds) break;
     out.push({ kind, at: t, durationS, target: kind.startsWith('redis') ? Math.floor(r() * opts.redis) : Math.floor(r() * opts.clusters) });
     // Recovery time after each fault before the next one.
