@@ -1,0 +1,108 @@
+// The ingest never waits on a stuck cluster past its bound (issue 17, item 4), on simulated time: a writer whose
+// mailbox stays full and whose cluster applies nothing is given up after maxSendWaitMs; its commands (and what
+// that cluster's writers still had) go to the hold topic with their original bytes and position, their offsets
+// settle once the hold topic has them, and the other cluster's commands are sent as usual. A cluster that is
+// slow but applying is waited for longer, never past 3 × the bound.
+import { describe, expect, it } from 'vitest';
+import type { CommandLog, LogBatch, SubscribeOptions, Subscription } from '../../../adapters/kafka/port.ts';
+import { Ingest, type IngestHold } from '../../../actors/ingest/ingest.ts';
+import type { ActorHandle } from '../../../actors/runtime/system.ts';
+import type { ShardWriterMsg, WriteItem } from '../../../actors/shard-writer/messages.ts';
+import { defaultLimits, shardOf } from '../../../lib/command.ts';
+import { SimulatedClock } from '../../../lib/clock.ts';
+import { silentLogger } from '../../../lib/logger.ts';
+import { commandStream } from '../../support/reference-model.ts';
+
+const T = 'cmds';
+const SHARDS = 4;
+const clusterOf = (shard: number) => (shard % 2 === 0 ? 'a' : 'b');
+const batch = (from: number, n: number, seed: number): LogBatch => ({
+  topic: T,
+  partition: 0,
+  highWatermark: String(from + n),
+  records: commandStream(n, seed, { entities: 50 }).map((m, i) => ({ topic: T, partition: 0, offset: String(from + i), key: m.key, value: m.value, headers: {}, timestamp: 0 })),
+});
+
+function harness(opts: { progressing?: () => boolean } = {}) {
+  let eachBatch!: (b: LogBatch) => Promise<void>;
+  const commits: string[] = [];
+  const sub: Subscription = { pause: () => undefined, resume: () => undefined, paused: () => [], seek: () => undefined, commit: async (o) => void commits.push(...o.map((x) => x.offset)), stop: async () => undefined };
+  const log = { subscribe: async (o: SubscribeOptions) => ((eachBatch = o.eachBatch), sub) } as unknown as CommandLog;
+  const sent: WriteItem[] = [];
+  // Cluster b's writers are stuck: tell refuses, send waits until its signal aborts.
+  const writer = (shard: number) =>
+    ({
+      tell: (m: ShardWriterMsg) => {
+        if (clusterOf(shard) === 'b' || m.type !== 'shard.write') return false;
+        sent.push(...m.items);
+        return true;
+      },
+      send: (_m: ShardWriterMsg, signal?: AbortSignal) => new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })))),
+    }) as unknown as ActorHandle<ShardWriterMsg>;
+  const writers = Array.from({ length: SHARDS }, (_, s) => writer(s));
+  const produced: Array<{ cluster: string; sources: Parameters<IngestHold['produce']>[1]; reason: string }> = [];
+  const held = new Set<string>();
+  const hold: IngestHold = {
+    clusterOf,
+    holdReason: (c) => (held.has(c) ? 'held' : null),
+    hold: (c) => void held.add(c),
+    produce: async (cluster, sources, reason) => void produced.push({ cluster, sources, reason }),
+    progressing: () => opts.progressing?.() ?? false,
+    maxSendWaitMs: 1_000,
+  };
+  const clock = new SimulatedClock(0);
+  const ingest = new Ingest({ log, topic: T, groupId: 'g', shardCount: SHARDS, limits: defaultLimits, writerFor: (s) => writers[s]!, dlq: { send: async () => undefined }, clock, logger: silentLogger(), commitIntervalMs: 100, signal: new AbortController().signal, hold });
+  return { ingest, clock, sent, produced, held, commits, deliver: (b: LogBatch) => eachBatch(b) };
+}
+
+/** Runs a delivery to its end while moving simulated time; returns how much time it took. */
+async function timed(h: ReturnType<typeof harness>, p: Promise<void>): Promise<number> {
+  const start = h.clock.now();
+  let done = false;
+  void p.then(() => (done = true));
+  for (let i = 0; i < 200 && !done; i++) {
+    await new Promise((r) => setImmediate(r));
+    h.clock.increment(100);
+  }
+  await p;
+  return h.clock.now() - start;
+}
+
+describe('ingest: hold, do not block', () => {
+  it('a stuck cluster is given up after maxSendWaitMs: its commands go to its hold topic, the other cluster is sent, offsets commit', async () => {
+    const h = harness();
+    await h.ingest.start();
+    const b = batch(0, 60, 3);
+    const took = await timed(h, h.deliver(b));
+    expect(took).toBeLessThanOrEqual(1_100);
+    expect(h.held).toEqual(new Set(['b']));
+    const heldSources = h.produced.flatMap((p) => p.sources);
+    expect(h.produced.every((p) => p.cluster === 'b' && /mailbox full/.test(p.reason))).toBe(true);
+    for (const s of heldSources) {
+      expect(clusterOf(shardOf(s.key!, SHARDS))).toBe('b');
+      expect(s.value).toBe(b.records[Number(s.offset)]!.value); // the original bytes, at their original position
+      expect(s.partition).toBe(0);
+    }
+    expect(h.sent.every((i) => clusterOf(i.shard) === 'a')).toBe(true);
+    expect(h.sent.length + heldSources.length).toBe(60);
+
+    // Held: done once the hold topic has them; applied: done once acked. Then every offset commits.
+    for (const i of h.sent) i.ack();
+    await new Promise((r) => setImmediate(r));
+    await h.ingest.commitNow();
+    expect(h.commits.at(-1)).toBe('60');
+
+    // The next batch does not wait at all for the held cluster.
+    const next = await timed(h, h.deliver(batch(60, 40, 4)));
+    expect(next).toBeLessThanOrEqual(100);
+  });
+
+  it('a slow cluster that applies is waited for up to 3 × maxSendWaitMs, never longer', async () => {
+    const h = harness({ progressing: () => true });
+    await h.ingest.start();
+    const took = await timed(h, h.deliver(batch(0, 30, 5)));
+    expect(took).toBeGreaterThanOrEqual(3_000);
+    expect(took).toBeLessThanOrEqual(3_200);
+    expect(h.held).toEqual(new Set(['b']));
+  });
+});
