@@ -20,6 +20,8 @@ export interface DrainControl {
   readonly running: boolean;
   readonly isSuspended: boolean;
   readonly lastHeldAt: number | null;
+  /** Held commands it has not read yet (its read position, not its committed one). */
+  unread(ends: Map<number, string>, committed: Map<number, string>): number;
   start(): Promise<void>;
   suspend(): void;
   resume(): void;
@@ -218,7 +220,10 @@ export class HoldBoard {
     if (depth === 0) s.ageSeconds = 0;
     else s.ageSeconds = Math.max(0, (now - (drain.lastHeldAt ?? s.since ?? now)) / 1000);
 
-    if (this.deps.config.enabled && !s.held && depth > this.deps.config.releaseBelow) this.hold(cluster, `hold topic not drained yet (${depth} commands)`);
+    // What is still to catch up: a running re-feeder's unread commands (those with the writers, waiting for
+    // replication, are as good as applied for ordering); else everything not committed.
+    const backlog = drain.running && !drain.isSuspended ? Math.min(depth, drain.unread(ends, committed)) : depth;
+    if (this.deps.config.enabled && !s.held && backlog > this.deps.config.releaseBelow) this.hold(cluster, `hold topic not drained yet (${backlog} commands)`);
     if (!s.writable.ok) {
       this.hold(cluster, s.writable.reason ?? 'not writable');
       if (drain.running) drain.suspend();
@@ -227,8 +232,8 @@ export class HoldBoard {
         if (!drain.running) await drain.start();
         drain.resume();
       } else if (drain.running && !s.held) await drain.stop();
-      if (s.held && depth <= this.deps.config.releaseBelow) {
-        this.deps.logger.info({ cluster, depth, heldForMs: now - (s.since ?? now) }, 'hold released: commands go straight to the writers again (the re-feeder drains the rest)');
+      if (s.held && backlog <= this.deps.config.releaseBelow) {
+        this.deps.logger.warn({ cluster, depth, backlog, heldForMs: now - (s.since ?? now) }, 'hold released: commands go straight to the writers again (the re-feeder drains the rest)');
         s.held = false;
         s.since = null;
       }

@@ -48,6 +48,8 @@ export class Refeeder {
   private commitTimer: TimerHandle | null = null;
   private resumeTimers = new Map<number, TimerHandle>();
   private subscribed: Promise<void> = Promise.resolve();
+  /** Per hold partition, the next offset this re-feeder will read (what it handed over, not what is replicated). */
+  private readPosition = new Map<number, bigint>();
   private readonly bucket: TokenBucket;
   /** When the newest command handed to the writers had been held (the hold's age is measured from it). */
   lastHeldAt: number | null = null;
@@ -77,6 +79,7 @@ export class Refeeder {
       onAssign: (a) => {
         this.generation++;
         this.trackers.clear();
+        this.readPosition.clear();
         this.assigned = a.filter((x) => x.topic === this.deps.holdTopic).map((x) => x.partition);
         if (this.suspended) this.sub?.pause(this.deps.holdTopic, this.assigned);
       },
@@ -159,6 +162,7 @@ export class Refeeder {
       list.push(new RefeedItem(command, shard, rec.partition, entry, ctx));
       this.lastHeldAt = pos.heldAt;
     }
+    if (taken > 0) this.readPosition.set(batch.partition, BigInt(batch.records[taken - 1]!.offset) + 1n);
     const rest = batch.records[taken];
     if (rest) {
       // The rest comes again after a short pause: never wait inside the batch.
@@ -173,6 +177,19 @@ export class Refeeder {
       this.refed += items.length;
       deps.onRefed?.(items.length);
     }
+  }
+
+  /**
+   * Held commands not yet read by this re-feeder (given each partition's end and committed offset): what the
+   * hold still has to catch up, without the commands already with the writers waiting for replication.
+   */
+  unread(ends: Map<number, string>, committed: Map<number, string>): number {
+    let n = 0n;
+    for (const [p, end] of ends) {
+      const pos = this.readPosition.get(p) ?? BigInt(committed.get(p) ?? '0');
+      if (BigInt(end) > pos) n += BigInt(end) - pos;
+    }
+    return Number(n);
   }
 
   private pauseBriefly(partition: number, ms: number): void {
@@ -206,6 +223,7 @@ export class Refeeder {
     const committed = await this.deps.log.committed(this.deps.groupId, this.deps.holdTopic);
     this.generation++;
     this.trackers.clear();
+    this.readPosition.clear();
     for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
     this.deps.logger.warn({ reason, cluster: this.deps.cluster }, 're-feeder rewound to its committed offsets');
   }
@@ -253,6 +271,7 @@ export class Refeeder {
     this.sub = null;
     this.trackers.clear();
     this.committed.clear();
+    this.readPosition.clear();
     this.generation++;
     await sub.stop();
   }
