@@ -10,7 +10,7 @@ import { notLeader } from '../leader/leader.ts';
 import type { ControlLog, Decision, EpochRecord } from '../leader/control-log.ts';
 import type { ClusterControl, NodeProbe, ShardStore, Topology } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
-import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
+import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createFailoverMachine, createMachineActor, probeToEvent, type FailoverMachine, type FailoverMachineConfig, type FailoverSummary, type InspectionBus } from '../../machines/index.ts';
 import { failoverEffects } from './effects.ts';
@@ -47,6 +47,8 @@ export interface MonitorLeadership {
   readonly control: ControlLog;
   /** Cheap: gates probe rounds. */
   isLeader(): boolean;
+  /** The term this daemon leads in (null: it does not); isLeader() false with a term: between two confirmations. */
+  currentTerm(): number | null;
   /** Fresh (group lease and control log): throws NOT_LEADER, else returns this daemon's term. */
   check(why: string): Promise<number>;
 }
@@ -87,6 +89,9 @@ export class ClusterMonitor {
   /** Builtin mode with a leader: this daemon acts only while it leads. */
   private readonly gated: boolean;
   private acting = false;
+  private actingTerm: number | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | null = null;
   /** The latest decision epoch this monitor applied or published; a leader's steps are planned on it. */
   private epoch = 0;
   private term = 0;
@@ -122,7 +127,9 @@ export class ClusterMonitor {
     // A starting daemon routes by the latest decision (the leader's control log was read before features start).
     const rec = this.gated ? deps.leader!.control.latest(this.cluster) : null;
     this.actor = this.createActor(rec && rec.topology.primary !== deps.store.topology().primary ? rec.topology : deps.store.topology());
-    if (rec) this.loops.push(this.applyEpoch(rec).catch((err: unknown) => deps.logger.error({ err }, 'applying the latest decision at start failed')));
+    if (rec) this.loops.push(this.applyLatest());
+    // A follower applies a decision as soon as it is read; the probe round re-checks it too.
+    if (this.gated) this.unsubscribe = deps.leader!.control.onEpoch((r) => void (r.cluster === this.cluster && !this.acting && this.applyLatest()));
     this.loops.push(this.run());
     if (this.follower) this.loops.push(this.follower.run(this.stop$.signal));
   }
@@ -134,7 +141,10 @@ export class ClusterMonitor {
     const step =
       <A extends unknown[]>(decision: Decision, fn: (...a: A) => Promise<void>, after: (...a: A) => { topology: Topology; detail?: Record<string, unknown> }) =>
       async (...a: A): Promise<void> => {
-        await this.guard(decision);
+        await this.guard(decision).catch((err: unknown) => {
+          this.deps.logger.error({ step: decision, err: errorMessage(err) }, 'step not taken: this daemon may not act on it');
+          throw err;
+        });
         const planned = after(...a);
         await fn(...a);
         await this.publish(decision, planned.topology, planned.detail);
@@ -170,7 +180,7 @@ export class ClusterMonitor {
     const latest = lead.control.latest(this.cluster)?.epoch ?? 0;
     if (latest !== this.epoch) {
       this.deps.logger.error({ step, planned: this.epoch, latest }, 'a newer topology decision exists: this step is not taken');
-      this.acting = false; // the next round starts again from the latest decision (leadershipChanged)
+      this.actingTerm = null; // the next round starts again from the latest decision (leadershipChanged)
       throw notLeader(lead.control.leader(), `${this.cluster}: ${step} was planned on epoch ${this.epoch}, the latest is ${latest}`);
     }
   }
@@ -229,12 +239,13 @@ export class ClusterMonitor {
   }
 
   /** Leadership moved: a leader starts from the latest decision; a follower drops any plan in progress. */
-  private async leadershipChanged(acting: boolean): Promise<void> {
+  private async leadershipChanged(term: number | null): Promise<void> {
     const { deps } = this;
+    const acting = term !== null;
+    this.actingTerm = term;
     this.acting = acting;
     await deps.leader!.control.refresh().catch(() => undefined);
-    const rec = deps.leader!.control.latest(this.cluster);
-    if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
+    await this.applyLatest();
     const state = this.state();
     if (acting || (state !== 'healthy' && state !== 'degraded')) {
       this.actor?.stop();
@@ -245,10 +256,18 @@ export class ClusterMonitor {
 
   /** Follower: routes by the latest decision of the leader (and stays ready to lead from it). */
   private async follow(): Promise<void> {
-    const control = this.deps.leader!.control;
-    await control.refresh();
-    const rec = control.latest(this.cluster);
-    if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
+    await this.deps.leader!.control.refresh();
+    await this.applyLatest();
+  }
+
+  /** Applies the latest decision once (calls from the round and from the control log's tail are serialized). */
+  private applyLatest(): Promise<void> {
+    const next = this.applying.then(async () => {
+      const rec = this.deps.leader!.control.latest(this.cluster);
+      if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
+    });
+    this.applying = next.catch((err: unknown) => this.deps.logger.error({ err }, 'applying the latest topology decision failed'));
+    return this.applying;
   }
 
   private async applyEpoch(rec: EpochRecord): Promise<void> {
@@ -320,8 +339,9 @@ export class ClusterMonitor {
 
   private async round(): Promise<void> {
     if (this.gated) {
-      const acting = this.deps.leader!.isLeader();
-      if (acting !== this.acting) await this.leadershipChanged(acting);
+      // Acting for one term at a time: a new term starts from the latest decision; a lost one drops any plan.
+      const term = this.deps.leader!.currentTerm();
+      if (term !== this.actingTerm) await this.leadershipChanged(term);
     }
     const actor = this.actor!;
     const epoch = this.topologyEpoch;
@@ -329,6 +349,7 @@ export class ClusterMonitor {
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
     if (this.gated && !this.acting) return this.follow();
+    if (this.gated && !this.deps.leader!.isLeader()) return; // a rebalance or a late heartbeat: act on nothing now
     if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));
     if (++this.rounds % 4 === 0) await this.checkFenced(actor.getSnapshot().context.topology);
@@ -457,7 +478,7 @@ export class ClusterMonitor {
     if (!this.gated) return;
     const lead = this.deps.leader!;
     if (!lead.isLeader()) throw notLeader(lead.control.leader(), `${this.cluster}: ${action}`);
-    if (!this.acting) await this.leadershipChanged(true);
+    if (this.actingTerm !== lead.currentTerm()) await this.leadershipChanged(lead.currentTerm());
     await this.guard(action);
   }
 
@@ -478,6 +499,7 @@ export class ClusterMonitor {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
     this.stop$.abort();
     await Promise.all(this.loops);
     this.actor?.stop();

@@ -51,7 +51,9 @@ export function failoverEffects(d: EffectDeps) {
   return {
     collectLsns: fromPromise<NodeProbe[], CollectLsnsInput>(async ({ input }) => {
       if (input.switchoverFrom) return fenceAndCatchUp(d, input.switchoverFrom, input.nodes);
-      return preferPromoted(await Promise.all(input.nodes.map((n) => control.probeNode(n))));
+      const probes = preferPromoted(await Promise.all(input.nodes.map((n) => control.probeNode(n))));
+      d.logger.warn({ candidates: probes.map((p) => ({ node: p.name, up: p.up, role: p.role, receiveLsn: p.receiveLsn, timeline: p.timeline, error: p.error })) }, 'replica positions collected for the election');
+      return probes;
     }),
     promoteReplica: fromPromise<void, PromoteInput>(async ({ input }) => {
       const p = await control.probeNode(input.node);

@@ -1,7 +1,11 @@
 // The deployment's control log: one compacted, one-partition topic every daemon reads without a group. Keyed
 // records: `leader` (who leads, its term and HTTP URL) and `cluster/<name>` (the latest topology decision of
-// that cluster and its epoch). Written with acks=all through the CommandLog port; read by tailing the partition.
-import type { CommandLog } from '../../adapters/kafka/port.ts';
+// that cluster and its epoch). Written with acks=all through the CommandLog port; read by a consumer of this
+// daemon's own group that tails the partition from its start. refresh() is the fresh read: it asks the log end
+// and waits until the tail has applied everything before it.
+import type { CommandLog, Subscription } from '../../adapters/kafka/port.ts';
+import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Topology } from '../../adapters/pg/port.ts';
 
 export type Decision = 'promote' | 'repoint' | 'fence' | 'unfence' | 'switchover' | 'adopt' | 'reseed';
@@ -32,35 +36,65 @@ export class ControlLog {
   private next = 0n;
   private leaderRec: LeaderRecord | null = null;
   private readonly epochs = new Map<string, EpochRecord>();
-  private reading: Promise<void> | null = null;
+  private sub: Subscription | null = null;
+  private waiters: Array<{ until: bigint; resolve: () => void }> = [];
+  private readonly epochListeners = new Set<(rec: EpochRecord) => void>();
 
   constructor(
     private readonly log: CommandLog,
     readonly topic: string,
+    private readonly deps: { clock: Clock; groupId: string; timeoutMs?: number },
   ) {}
 
-  /** The topic exists (created compacted by the election adapter; here only for stand-ins that need it). */
-  async ensure(): Promise<void> {
+  /** The topic exists (created compacted by the election adapter; here only for stand-ins that need it); tails it. */
+  async start(): Promise<void> {
     await this.log.ensureTopic(this.topic, 1);
-  }
-
-  /** Reads up to the log end: after it resolves, every record acknowledged before the call is applied. */
-  refresh(): Promise<void> {
-    // Calls that arrive while one reads wait for it and then read again (they must see what was acked before them).
-    const run = async () => {
-      const end = BigInt((await this.log.endOffsets(this.topic)).get(0) ?? '0');
-      while (this.next < end) {
-        const records = await this.log.read(this.topic, 0, this.next.toString(), Math.min(500, Number(end - this.next)));
-        if (records.length === 0) break;
-        for (const r of records) {
-          this.next = BigInt(r.offset) + 1n;
+    this.sub = await this.log.subscribe({
+      groupId: this.deps.groupId,
+      topics: [this.topic],
+      fromBeginning: true,
+      eachBatch: async (batch) => {
+        for (const r of batch.records) {
+          const o = BigInt(r.offset);
+          if (o < this.next) continue;
+          this.next = o + 1n;
           this.apply(r.key, r.value);
         }
-      }
-    };
-    const p = (this.reading ?? Promise.resolve()).catch(() => undefined).then(run);
-    this.reading = p;
-    return p;
+        this.waiters = this.waiters.filter((w) => (this.next >= w.until ? (w.resolve(), false) : true));
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.sub?.stop();
+    this.sub = null;
+  }
+
+  /** After it resolves, every record acknowledged before the call is applied (bounded: throws when it cannot tell). */
+  async refresh(): Promise<void> {
+    const end = BigInt((await this.log.endOffsets(this.topic)).get(0) ?? '0');
+    if (this.next >= end) return;
+    const ms = this.deps.timeoutMs ?? 5_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = this.deps.clock.setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new TagstreamError(ErrorCodes.TIMEOUT, `control log ${this.topic}: not read up to ${end} within ${ms} ms (at ${this.next})`, { retriable: true }));
+      }, ms);
+      const waiter = {
+        until: end,
+        resolve: () => {
+          this.deps.clock.clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** A newer epoch of a cluster was read (followers apply it at once, not at their next probe round). */
+  onEpoch(listener: (rec: EpochRecord) => void): () => void {
+    this.epochListeners.add(listener);
+    return () => void this.epochListeners.delete(listener);
   }
 
   leader(): LeaderRecord | null {
@@ -90,7 +124,10 @@ export class ControlLog {
       } else if (key.startsWith('cluster/')) {
         const rec = JSON.parse(value) as EpochRecord;
         const cur = this.epochs.get(rec.cluster);
-        if (!cur || rec.epoch > cur.epoch) this.epochs.set(rec.cluster, rec);
+        if (!cur || rec.epoch > cur.epoch) {
+          this.epochs.set(rec.cluster, rec);
+          for (const l of this.epochListeners) l(rec);
+        }
       }
     } catch {
       /* not ours: ignored */

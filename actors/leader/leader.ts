@@ -59,7 +59,7 @@ export class Leader {
   /** Creates the control topic and reads the latest decisions: a starting daemon routes by them. */
   async start(): Promise<void> {
     await this.deps.election.prepare();
-    await this.deps.control.ensure();
+    await this.deps.control.start();
     await this.deps.control.refresh();
     this.loop = this.refreshLoop();
   }
@@ -67,6 +67,11 @@ export class Leader {
   /** Joins the election in the background (once this daemon can be reached at its advertised URL). */
   join(): void {
     this.deps.election.join();
+  }
+
+  /** This daemon's leadership term, null unless it claimed one (it may be between two confirmations: isLeader()). */
+  currentTerm(): number | null {
+    return this.term;
   }
 
   /** Cheap: for gating (a scheduled pass, a probe round). Steps that change topology use check(). */
@@ -77,7 +82,8 @@ export class Leader {
   /** Throws NOT_LEADER unless this daemon leads now, checked against the group's lease and the control log. */
   async check(why = 'leadership check'): Promise<number> {
     const term = this.term;
-    if (term === null || !this.deps.election.leadsNow()) throw notLeader(this.deps.control.leader(), why);
+    if (term === null) throw notLeader(this.deps.control.leader(), why);
+    if (!this.deps.election.leadsNow()) throw notLeader(this.deps.control.leader(), `${why}: the group has not confirmed this member within its lease`);
     await this.deps.control.refresh();
     const cur = this.deps.control.leader();
     if (!cur || cur.term !== term || cur.daemonId !== this.deps.election.leadership().daemonId) {
@@ -102,6 +108,7 @@ export class Leader {
     this.stop$.abort();
     await this.loop;
     await this.deps.election.stop();
+    await this.deps.control.stop().catch(() => undefined);
   }
 
   private changed(l: Leadership): void {
@@ -147,7 +154,7 @@ export class Leader {
       await this.deps.control.refresh().catch((err: unknown) => this.deps.logger.debug({ err: errorMessage(err) }, 'control log refresh failed'));
       const l = this.deps.election.leadership();
       // Our lease lapsed (paused past the session): stop leading until the group confirms us again.
-      if (this.term !== null && !this.deps.election.leadsNow()) this.lose('lease expired');
+      if (this.term !== null && this.deps.election.leaseExpired()) this.lose('lease expired');
       else if (this.term === null && l.leader && this.deps.election.leadsNow()) this.changed(l);
       else if (this.term !== null && this.deps.control.leader()?.term !== this.term) this.lose('a newer leader term is in the control log');
     }

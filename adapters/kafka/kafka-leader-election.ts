@@ -59,6 +59,10 @@ export class KafkaLeaderElection implements LeaderElection {
   private readonly consumer: Consumer;
   private state: Leadership;
   private confirmedAt = -Infinity;
+  /** Owned the partition at the last join (kept through a rebalance, unlike `leader`: the claim to keep it). */
+  private owned = false;
+  /** Between a rebalance notice and the next join: the member may not act (leadsNow) but keeps its claim. */
+  private rebalancing = false;
   private readonly listeners = new Set<(l: Leadership) => void>();
   private stopped = false;
 
@@ -76,7 +80,7 @@ export class KafkaLeaderElection implements LeaderElection {
         }));
       },
       protocol({ topics }) {
-        const claim: Claim = { daemonId: opts.daemonId, holds: self.leadsNow() };
+        const claim: Claim = { daemonId: opts.daemonId, holds: self.owned && self.leaseFresh() };
         return { name: ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.from(JSON.stringify(claim)) }) };
       },
     });
@@ -95,16 +99,22 @@ export class KafkaLeaderElection implements LeaderElection {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.confirmedAt = opts.clock.now();
       const owns = Object.values(e.payload.memberAssignment).some((ps) => ps.includes(0));
+      this.owned = owns;
+      this.rebalancing = false;
       this.update({ leader: owns, memberId: e.payload.memberId, joins: this.state.joins + 1 });
     });
     this.consumer.on(HEARTBEAT, () => void (this.confirmedAt = opts.clock.now()));
-    // Eager rebalance: the partition is revoked from everyone until the group has joined again.
-    this.consumer.on(REBALANCING, () => this.update({ leader: false }));
+    // Eager rebalance: nobody owns the partition until the group has joined again. The holder does not act
+    // meanwhile (leadsNow), and its claim (protocol metadata) gets the partition back unless its lease lapsed.
+    this.consumer.on(REBALANCING, () => void (this.rebalancing = true));
     this.consumer.on(CRASH, (e) => {
       opts.logger.warn({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'leader election consumer crashed');
       this.update({ leader: false });
     });
-    this.consumer.on(STOP, () => this.update({ leader: false }));
+    this.consumer.on(STOP, () => {
+      this.owned = false;
+      this.update({ leader: false });
+    });
   }
 
   get sessionTimeoutMs(): number {
@@ -155,7 +165,15 @@ export class KafkaLeaderElection implements LeaderElection {
   }
 
   leadsNow(): boolean {
-    return this.state.leader && this.opts.clock.now() - this.confirmedAt < this.opts.sessionTimeoutMs / 2;
+    return this.state.leader && !this.rebalancing && this.leaseFresh();
+  }
+
+  leaseExpired(): boolean {
+    return !this.leaseFresh();
+  }
+
+  private leaseFresh(): boolean {
+    return this.opts.clock.now() - this.confirmedAt < this.opts.sessionTimeoutMs / 2;
   }
 
   onChange(listener: (l: Leadership) => void): () => void {

@@ -27,6 +27,8 @@ export interface LeaderElection {
    * the group answers again.
    */
   leadsNow(): boolean;
+  /** The group has not confirmed this member for longer than the lease: whatever it led, it leads no more. */
+  leaseExpired(): boolean;
   onChange(listener: (l: Leadership) => void): () => void;
   /** How long the group waits for a silent member before another one takes over. */
   readonly sessionTimeoutMs: number;

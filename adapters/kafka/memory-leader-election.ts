@@ -29,6 +29,10 @@ export class MemoryLeaderElection implements LeaderElection {
     return this.state.leader;
   }
 
+  leaseExpired(): boolean {
+    return false;
+  }
+
   onChange(listener: (l: Leadership) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);

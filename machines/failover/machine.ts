@@ -131,7 +131,8 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
       completeFenced: assign(({ context }) => complete(context, true, clock.now())),
       completeUnfenced: assign(({ context }) => complete(context, false, clock.now())),
       abandonFailover: assign({ current: null, candidate: null, excluded: [], misses: 0, suspectSince: null, deadline: null }),
-      clearExcluded: assign({ excluded: [] }),
+      // A retry asks every replica again: one seen down just before the primary died may be up now.
+      clearExcluded: assign({ excluded: [], down: [] }),
       setTopology: assign(({ context, event }) => (event.type === 'TOPOLOGY.SET' ? { topology: event.topology, down: [], excluded: [] } : { topology: context.topology })),
       emitSuspect: emit(({ context }) => ({ type: 'failover.suspect' as const, cluster: context.cluster, misses: context.misses })),
       emitRecovered: emit(({ context }) => ({ type: 'failover.recovered' as const, cluster: context.cluster })),
@@ -203,7 +204,8 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
         invoke: {
           id: 'collectLsns',
           src: 'collectLsns',
-          input: ({ context }) => ({ cluster: context.cluster, nodes: candidatesOf(context), ...(isSwitchover(context) ? { switchoverFrom: context.current!.oldPrimary } : {}) }),
+          // Every replica not fenced or excluded is asked: one a probe saw down a moment ago may answer now.
+          input: ({ context }) => ({ cluster: context.cluster, nodes: candidatesOf({ ...context, down: [] }), ...(isSwitchover(context) ? { switchoverFrom: context.current!.oldPrimary } : {}) }),
           onDone: [
             { guard: 'candidateCollected', target: 'promoting', actions: ['notePositionsFromCollect', 'chooseCandidate', 'armPromote'] },
             { guard: 'switchover', target: 'unfencing', actions: ['notePositionsFromCollect', 'armUnfence'] },
