@@ -28,18 +28,20 @@ function writeOperation(op: 'attach' | 'detach'): Json {
       { name: 'timeoutMs', in: 'query', description: 'How long `wait=applied` waits', schema: { type: 'integer', minimum: 1, maximum: 60000, default: 10000 } },
       { name: 'x-actor', in: 'header', description: 'Who is acting (recorded in the command)', schema: { type: 'string', maxLength: 128 } },
     ],
-    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { actor: { type: 'string', maxLength: 128 } } } } } },
+    requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { actor: { type: 'string', minLength: 1, maxLength: 128 } }, additionalProperties: false } } } },
     responses: {
       200: json(ref('WriteApplied'), 'Applied on the primary; `token` makes the next read see it'),
       202: json(ref('WriteAccepted'), 'Durable in the log; applied asynchronously (or not within timeoutMs)'),
-      400: error('Invalid entity, tag or parameter'),
-      503: error('Shutting down, or the log is unavailable'),
+      400: error('Invalid entity, tag or parameter, or a body/query that does not match the schema (a wrong type, an unknown field); `field` names it (TS_ERR_BAD_REQUEST)'),
+      413: error('Body larger than the limit (TS_ERR_PAYLOAD_TOO_LARGE)'),
+      415: error('Body not application/json (TS_ERR_UNSUPPORTED_MEDIA_TYPE)'),
+      503: error('Shutting down, or the log is unavailable (with Retry-After)'),
     },
   };
 }
 
 const schemas: Json = {
-  Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', example: 'TS_ERR_BAD_REQUEST' }, message: { type: 'string' } } } } },
+  Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', example: 'TS_ERR_BAD_REQUEST' }, message: { type: 'string' }, field: { type: 'string', description: 'The request field that failed validation (400)', example: 'body.actor' }, errorId: { type: 'string', description: 'An unexpected error (500): the same id is in the daemon log line' } } } } },
   WriteAccepted: {
     type: 'object',
     required: ['status', 'commandId', 'op', 'entity', 'tag', 'partition', 'offset'],
