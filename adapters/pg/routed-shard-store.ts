@@ -138,22 +138,30 @@ export class RoutedShardStore implements ShardStore {
       const checks = await Promise.all(replicas.map((r) => this.replicaReached(r, lsn, tl).catch(() => false)));
       return checks.every(Boolean);
     }
-    // With a timeline the proof is exact on any member; without one only a replica proven to stream counts.
-    const candidates = tl === undefined ? this.liveReplicas() : this.memberReplicas();
+    // With a timeline the proof is exact on any member the last round reached; without one only a replica
+    // proven to stream from the primary counts.
+    const view = this.lastView;
+    const candidates = tl === undefined ? this.liveReplicas() : this.memberReplicas().filter((r) => view?.verdicts[r]?.verdict !== 'unreachable');
     if (candidates.some((r) => this.reachedKnown(r, lsn, tl))) return true;
-    // Replicas marked down are not asked: a frozen one would hold every caller for a whole timeout.
+    // Replicas marked down are not asked: a frozen one would hold every caller for a whole timeout. The first
+    // replica that proves it answers for all.
     const now = this.clock.now();
-    const checks = await Promise.all(
-      candidates
-        .filter((r) => (this.downUntil.get(r) ?? 0) <= now)
-        .map((r) =>
-          this.replicaReached(r, lsn, tl).catch((err: unknown) => {
+    const asked = candidates.filter((r) => (this.downUntil.get(r) ?? 0) <= now);
+    return new Promise<boolean>((resolve) => {
+      let pending = asked.length;
+      if (pending === 0) resolve(false);
+      for (const r of asked) {
+        void this.replicaReached(r, lsn, tl)
+          .catch((err: unknown) => {
             this.replicaFailure(r, err);
             return false;
-          }),
-        ),
-    );
-    return checks.some(Boolean);
+          })
+          .then((ok) => {
+            if (ok) resolve(true);
+            else if (--pending === 0) resolve(false);
+          });
+      }
+    });
   }
 
   /**

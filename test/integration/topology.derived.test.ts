@@ -11,7 +11,7 @@ import { localConfig, uniqueName } from '../support/local.ts';
 
 const PROBE_TIMEOUT_MS = 1_000;
 const config = localConfig({ failover: { probeTimeoutMs: PROBE_TIMEOUT_MS } });
-const [n0, n1, n2] = [0, 1, 2].map((node) => ({ cluster: 0, node }));
+const [n0, n1, n2] = [{ cluster: 0, node: 0 }, { cluster: 0, node: 1 }, { cluster: 0, node: 2 }] as const;
 const opened: Array<Map<string, ShardStore>> = [];
 
 async function store(): Promise<ShardStore> {
