@@ -3,6 +3,7 @@
 // proven by a replica of the new one, whatever LSN that replica replays; migrate finds the writable node itself.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedPgCluster } from '../../../../adapters/pg/embedded-pg-cluster.ts';
+import { discoverPrimaries } from '../../../../adapters/pg/index.ts';
 import { PgliteShardStore } from '../../../../adapters/pg/pglite-shard-store.ts';
 import type { AssocWrite } from '../../../../adapters/pg/port.ts';
 import { TABLES } from '../../../../adapters/pg/schema.ts';
@@ -80,6 +81,13 @@ describe('RoutedShardStore: routing derived from the nodes', () => {
     await s.applyBatch([w('e2', 1)]);
     for (let i = 0; i < 6; i++) expect((await s.entityTags(3, 'e2')).servedBy).not.toBe(n0);
     expect(embedded.callCount(n0)).toBe(calls);
+  });
+
+  it('one-shot tools (the standalone CLI) find the primary the daemon way, not nodes[0]', async () => {
+    embedded.promote(n2);
+    const s = fresh();
+    await discoverPrimaries(new Map([['d', s]]), silentLogger());
+    expect(s.topology()).toMatchObject({ primary: n2, fenced: [n0] });
   });
 
   it('migrate finds the writable node on the newest timeline by itself (no discoverPrimary first)', async () => {
