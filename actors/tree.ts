@@ -118,7 +118,7 @@ export function createTree(deps: TreeDeps): Tree {
     holdTopic: (c) => holdTopicName(config.kafka.topic, c),
     drainGroup: (c) => holdGroupId(config.kafka.groupId, c),
     drain: (c) => refeeders.get(c)!,
-    config: { ...config.hold, stallMs: config.hold.maxSendWaitMs },
+    config: { ...config.hold, stallMs: 3 * config.hold.maxSendWaitMs },
     congested: (c) => {
       for (let shard = 0; shard < writers.length; shard++) {
         if (clusterOfShard(config, shard) !== c) continue;
@@ -204,7 +204,6 @@ export function createTree(deps: TreeDeps): Tree {
             clusterOf: (s: number) => clusterOfShard(config, s),
             holdReason: (c: string) => hold.holdReason(c),
             hold: (c: string, reason: string) => hold.hold(c, reason),
-            progressing: (c: string, ms: number) => hold.progressing(c, ms),
             produce: (c: string, sources: Parameters<HoldBoard['produce']>[1], reason: string) => hold.produce(c, sources, reason),
             maxSendWaitMs: config.hold.maxSendWaitMs,
           },

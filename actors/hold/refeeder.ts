@@ -36,6 +36,10 @@ export interface RefeederDeps {
 }
 
 const RETRY_MS = 50;
+/** Commands handed over per step (each step takes its tokens first). */
+const CHUNK = 100;
+/** Longest a batch is worked on before the rest is left for later (its group's session timeout is 10 s). */
+const BUDGET_MS = 3_000;
 
 export class Refeeder {
   private sub: Subscription | null = null;
@@ -116,27 +120,59 @@ export class Refeeder {
       this.sub?.seek(batch.topic, batch.partition, first.offset);
       return;
     }
-    // What fits now: the rate's tokens, and the free mailbox space of each target writer.
-    const allowed = this.bucket.take(batch.records.length);
-    const space = new Map<number, number>();
-    const byShard = new Map<number, WriteItem[]>();
+    // In chunks, at the bounded rate, waiting for the writers' mailbox space like the main path did — but never
+    // longer than BUDGET_MS in one batch (the rest is read again after a pause: its group keeps its member).
+    const started = deps.clock.now();
     const ctx = { settle: (p: number, e: TrackedOffset) => this.settle(gen, p, e), fail: (err: unknown) => this.failed(gen, err), applied: deps.onApplied };
-    let taken = 0;
-    for (const rec of batch.records) {
-      if (taken >= allowed) break;
+    const records = batch.records;
+    let i = 0;
+    while (i < records.length) {
+      if (gen !== this.generation) return;
+      if (this.suspended || this.stopped) {
+        this.sub?.seek(batch.topic, batch.partition, records[i]!.offset);
+        return;
+      }
+      const allowed = this.bucket.take(Math.min(CHUNK, records.length - i));
+      if (allowed === 0) {
+        const wait = Math.max(1, this.bucket.msUntilNext());
+        if (deps.clock.now() + wait - started > BUDGET_MS) {
+          this.sub?.seek(batch.topic, batch.partition, records[i]!.offset);
+          this.pauseBriefly(batch.partition, Math.max(RETRY_MS, wait));
+          return;
+        }
+        await sleep(deps.clock, wait, deps.signal);
+        continue;
+      }
+      const chunk = records.slice(i, i + allowed);
+      const byShard = this.itemsOf(chunk, ctx);
+      for (const [shard, items] of byShard) {
+        if (gen !== this.generation) return;
+        const writer = deps.writerFor(shard);
+        const msg = { type: 'shard.write' as const, items };
+        const left = Math.max(RETRY_MS, BUDGET_MS - (deps.clock.now() - started));
+        if (!writer.tell(msg) && !(await this.sendWithin(writer, msg, left))) {
+          // The writers took nothing for the whole budget (the cluster is failing again): what this batch
+          // tracked cannot complete; read everything again from the committed offsets once it recovers.
+          deps.logger.warn({ cluster: deps.cluster, shard }, 're-feeder: the writers took nothing for a while; re-reading the hold topic from its committed offsets');
+          this.pauseBriefly(batch.partition, 500);
+          void this.rewind('writers busy');
+          return;
+        }
+        this.refed += items.length;
+        deps.onRefed?.(items.length);
+      }
+      i += allowed;
+      this.readPosition.set(batch.partition, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
+    }
+  }
+
+  /** Tracks a chunk's records (in order) and builds their write items by shard; invalid ones go to the DLQ. */
+  private itemsOf(chunk: LogBatch['records'], ctx: RefeedContext): Map<number, WriteItem[]> {
+    const { deps } = this;
+    const byShard = new Map<number, WriteItem[]>();
+    for (const rec of chunk) {
       const v = validateCommand(rec.value, deps.limits, rec.key);
       const pos = heldPosition(rec);
-      const shard = v.ok ? shardOf(v.command.entity, deps.shardCount) : -1;
-      if (shard >= 0) {
-        let free = space.get(shard);
-        if (free === undefined) {
-          const info = deps.writerFor(shard).info();
-          free = info.mailboxCapacity - info.mailboxDepth;
-        }
-        if (free <= 0) break;
-        space.set(shard, free - 1);
-      }
-      taken++;
       const offset = BigInt(rec.offset);
       let tracker = this.trackers.get(rec.partition);
       if (!tracker) this.trackers.set(rec.partition, (tracker = new PartitionTracker(offset)));
@@ -156,26 +192,27 @@ export class Refeeder {
         continue;
       }
       const c = v.command;
+      const shard = shardOf(c.entity, deps.shardCount);
       const command: PositionedCommand = { id: c.id, op: c.op, entity: c.entity, tag: c.tag, actor: c.actor, at: c.at, partition: pos.partition, offset: pos.offset };
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(new RefeedItem(command, shard, rec.partition, entry, ctx));
       this.lastHeldAt = pos.heldAt;
     }
-    if (taken > 0) this.readPosition.set(batch.partition, BigInt(batch.records[taken - 1]!.offset) + 1n);
-    const rest = batch.records[taken];
-    if (rest) {
-      // The rest comes again after a short pause: never wait inside the batch.
-      this.sub?.seek(batch.topic, batch.partition, rest.offset);
-      this.pauseBriefly(batch.partition, Math.max(RETRY_MS, this.bucket.msUntilNext()));
-    }
-    for (const [shard, items] of byShard) {
-      if (gen !== this.generation) return;
-      const msg = { type: 'shard.write' as const, items };
-      // Space was checked above; a send races only with the main path's last commands for this cluster.
-      if (!deps.writerFor(shard).tell(msg)) await deps.writerFor(shard).send(msg, deps.signal);
-      this.refed += items.length;
-      deps.onRefed?.(items.length);
+    return byShard;
+  }
+
+  private async sendWithin(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, ms: number): Promise<boolean> {
+    const timeout = new AbortController();
+    const t = this.deps.clock.setTimeout(() => timeout.abort(), ms);
+    try {
+      await writer.send(msg, AbortSignal.any([this.deps.signal, timeout.signal]));
+      return true;
+    } catch (err) {
+      if (timeout.signal.aborted && !this.deps.signal.aborted) return false;
+      throw err;
+    } finally {
+      this.deps.clock.clearTimeout(t);
     }
   }
 

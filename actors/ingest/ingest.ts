@@ -38,11 +38,9 @@ export interface IngestHold {
   holdReason: (cluster: string) => string | null;
   hold: (cluster: string, reason: string) => void;
   produce: (cluster: string, sources: Array<{ topic: string; partition: number; offset: string; key: string | null; value: string }>, reason: string) => Promise<void>;
-  /** The cluster applied something within `withinMs` (slow, not stuck). */
-  progressing: (cluster: string, withinMs: number) => boolean;
   /**
-   * A wait for a writer's mailbox space is given up after this long when its cluster applies nothing meanwhile,
-   * and after 3 × this at most (a fraction of the session timeout): then the cluster is held.
+   * A wait for a writer's mailbox space is given up after 3 × this (a fraction of the session timeout), or
+   * after this if the cluster was found unwritable meanwhile: then the cluster is held.
    */
   maxSendWaitMs: number;
 }
@@ -139,10 +137,11 @@ export class Ingest {
         let set = this.outstanding.get(cluster);
         if (!set) this.outstanding.set(cluster, (set = new Set()));
         for (const it of items) it.trackIn(set);
-        if (writer.tell(msg) || (await this.waitForSpace(writer, msg, cluster, hold))) continue;
+        const waited = writer.tell(msg) ? null : await this.waitForSpace(writer, msg, cluster, hold);
+        if (waited === null) continue;
         for (const it of items) it.untrack();
         if (gen !== this.generation) return;
-        reason = `shard ${shard}: writer mailbox full, nothing applied for ${hold.maxSendWaitMs} ms`;
+        reason = waited || `shard ${shard}: writer mailbox full for ${3 * hold.maxSendWaitMs} ms`;
         hold.hold(cluster, reason);
         this.divert(cluster, reason, hold);
       }
@@ -153,13 +152,17 @@ export class Ingest {
     for (const [cluster, h] of held) this.holdItems(cluster, h.items, h.reason, hold);
   }
 
-  /** Waits for space while the cluster makes progress, never past 3 × maxSendWaitMs; false: give up (hold). */
-  private async waitForSpace(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, cluster: string, hold: IngestHold): Promise<boolean> {
+  /**
+   * Waits for space, never past 3 × maxSendWaitMs (a fraction of the session timeout); between rounds, gives up
+   * at once if the cluster was found unwritable meanwhile. Null: sent; otherwise why to hold ('' = mailbox full).
+   */
+  private async waitForSpace(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, cluster: string, hold: IngestHold): Promise<string | null> {
     for (let round = 0; round < 3; round++) {
-      if (await this.sendWithin(writer, msg, hold.maxSendWaitMs)) return true;
-      if (!hold.progressing(cluster, hold.maxSendWaitMs)) return false;
+      if (await this.sendWithin(writer, msg, hold.maxSendWaitMs)) return null;
+      const reason = hold.holdReason(cluster);
+      if (reason !== null) return reason;
     }
-    return false;
+    return '';
   }
 
   private async sendWithin(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, ms: number): Promise<boolean> {
