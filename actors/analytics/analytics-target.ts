@@ -21,10 +21,10 @@ export function createAnalyticsTarget(opts: { store: UsageStore; limits: Command
       return { kind: 'item', payload: { tag: c.tag, hour: hourOf(commandTime(c)), op: c.op, topic: rec.topic, partition: rec.partition, offset: rec.offset } };
     },
     // All or nothing: a statement that fails fails the whole write (a poison one is bisected by the sink).
-    async write(payloads: UsageEvent[]): Promise<ItemResult[]> {
+    async write(payloads: UsageEvent[], signal: AbortSignal): Promise<ItemResult[]> {
       const r = await store.record(payloads);
       // The primary's acknowledgement alone is not kept: a primary that dies now would take these counts along.
-      if (opts.replicated && r.commits && r.commits.length > 0) await opts.replicated(r.commits);
+      if (opts.replicated && r.commits && r.commits.length > 0) await opts.replicated(r.commits, signal);
       return payloads.map(() => ({ status: 'ok' }));
     },
   };

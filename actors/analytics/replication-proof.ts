@@ -6,7 +6,8 @@ import type { ShardStore } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 
-export type ReplicationProof = (commits: readonly UsageCommit[]) => Promise<void>;
+/** Resolves once every commit is on a replica; `signal` (the sink's) ends the wait early. */
+export type ReplicationProof = (commits: readonly UsageCommit[], signal?: AbortSignal) => Promise<void>;
 
 export interface ReplicationProofDeps {
   stores: Map<string, ShardStore>;
@@ -19,7 +20,8 @@ export interface ReplicationProofDeps {
 
 export function createReplicationProof(deps: ReplicationProofDeps): ReplicationProof {
   const timeoutMs = deps.timeoutMs ?? 5_000;
-  return async (commits) => {
+  return async (commits, signal) => {
+    const abort = signal && deps.signal ? AbortSignal.any([signal, deps.signal]) : (signal ?? deps.signal);
     const deadline = deps.clock.now() + timeoutMs;
     await Promise.all(
       commits.map(async (c) => {
@@ -31,7 +33,7 @@ export function createReplicationProof(deps: ReplicationProofDeps): ReplicationP
           if (deps.clock.now() >= deadline) {
             throw new TagstreamError(ErrorCodes.TIMEOUT, `analytics: no replica of ${c.cluster} replayed ${c.lsn}${c.timeline !== undefined ? ` on timeline ${c.timeline}` : ''} within ${timeoutMs} ms`, { retriable: true, details: { ...c } });
           }
-          await sleep(deps.clock, delay, deps.signal);
+          await sleep(deps.clock, delay, abort);
           delay = Math.min(delay * 2, 50);
         }
       }),

@@ -140,9 +140,10 @@ export class RoutedShardStore implements ShardStore {
     }
     // With a timeline the proof is exact on any member the last round reached; without one only a replica
     // proven to stream from the primary counts.
+    // A position seen before (reset on every new primary and per timeline) stays proof after the replica goes.
+    if (this.memberReplicas().some((r) => this.reachedKnown(r, lsn, tl))) return true;
     const view = this.lastView;
     const candidates = tl === undefined ? this.liveReplicas() : this.memberReplicas().filter((r) => view?.verdicts[r]?.verdict !== 'unreachable');
-    if (candidates.some((r) => this.reachedKnown(r, lsn, tl))) return true;
     // Replicas marked down are not asked: a frozen one would hold every caller for a whole timeout. The first
     // replica that proves it answers for all.
     const now = this.clock.now();

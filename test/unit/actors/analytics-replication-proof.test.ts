@@ -22,7 +22,7 @@ describe('analytics replication proof', () => {
     const stores = new Map([['pg0', store('pg0')], ['pg1', store('pg1')]]);
     const target = createAnalyticsTarget({ store: usage([{ cluster: 'pg0', lsn: '0/10', timeline: 3 }, { cluster: 'pg1', lsn: '0/20', timeline: 1 }]), limits: {} as never, replicated: createReplicationProof({ stores, clock, timeoutMs: 1_000 }) });
     let done = false;
-    const p = target.write([event]).then((r) => ((done = true), r));
+    const p = target.write([event], new AbortController().signal).then((r) => ((done = true), r));
     for (let i = 0; i < 3; i++) {
       clock.increment(10);
       await new Promise((r) => setImmediate(r));
@@ -42,7 +42,7 @@ describe('analytics replication proof', () => {
     const clock = new SimulatedClock();
     const stores = new Map([['pg0', { replicatedTo: async () => false } as unknown as ShardStore]]);
     const target = createAnalyticsTarget({ store: usage([{ cluster: 'pg0', lsn: '0/10', timeline: 2 }]), limits: {} as never, replicated: createReplicationProof({ stores, clock, timeoutMs: 100 }) });
-    const p = target.write([event]).catch((e: unknown) => e);
+    const p = target.write([event], new AbortController().signal).catch((e: unknown) => e);
     for (let i = 0; i < 20; i++) {
       clock.increment(20);
       await new Promise((r) => setImmediate(r));
@@ -54,6 +54,6 @@ describe('analytics replication proof', () => {
 
   it('a store without commit positions (the embedded one) is not held', async () => {
     const target = createAnalyticsTarget({ store: usage(undefined), limits: {} as never, replicated: async () => Promise.reject(new Error('not asked')) });
-    expect(await target.write([event])).toEqual([{ status: 'ok' }]);
+    expect(await target.write([event], new AbortController().signal)).toEqual([{ status: 'ok' }]);
   });
 });
