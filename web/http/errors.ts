@@ -102,7 +102,7 @@ function validationAnswer(err: FastifyError): { message: string; field?: string 
   const at = first.instancePath.split('/').filter(Boolean);
   if (params.additionalProperty !== undefined) at.push(params.additionalProperty);
   if (params.missingProperty !== undefined) at.push(params.missingProperty);
-  const field = [context, ...at].join('.');
+  const field = [context, ...at].join('.').slice(0, 120); // the name of an unknown field is the client's text
   const why = params.additionalProperty !== undefined ? 'unknown field' : params.missingProperty !== undefined ? 'required' : (first.message ?? 'invalid');
   const all = err.validation!.length > 1 ? ` (and ${err.validation!.length - 1} more problem(s))` : '';
   return { message: `${field}: ${why}${all}`, field };
