@@ -9,7 +9,7 @@ const errors = {
   401: error('Missing or wrong `Authorization: Bearer <http.adminToken>` (TS_ERR_UNAUTHORIZED)'),
   400: error('The node is the primary (TS_ERR_BAD_REQUEST)'),
   404: error('No such cluster or node (TS_ERR_NOT_FOUND)'),
-  500: error('The re-seed failed (the message says why)'),
+  500: error('The re-seed failed (the message says why; TS_ERR_INTERNAL with an errorId that is also in the log line)'),
   409: error('Not possible now: failover off for the cluster, a failover in progress, or the node is not a replica streaming from the primary (TS_ERR_ACTION_UNAVAILABLE, with Retry-After); or this daemon is not the failover leader (TS_ERR_NOT_LEADER)'),
 };
 const topology = { type: 'object', properties: { primary: { type: 'string' }, replicas: { type: 'array', items: { type: 'string' } }, fenced: { type: 'array', items: { type: 'string' } } } };

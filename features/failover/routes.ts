@@ -2,6 +2,7 @@
 //   POST /admin/reseed/:cluster/:node   re-seed a diverged old primary as a replica, then route reads to it
 //   POST /admin/adopt/:cluster/:node    route reads to a node an operator re-seeded by hand
 //   GET  /admin/failover                every cluster's monitor: mode, state, topology, last failover, diverged
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -16,8 +17,10 @@ export function registerFailoverRoutes(app: FastifyInstance, deps: { adminToken:
       return await fn();
     } catch (err) {
       if (err instanceof TagstreamError) throw err;
-      deps.logger.error({ err, action }, 'operator action failed');
-      return reply.code(500).send({ error: { code: 'TS_ERR_UNAVAILABLE', message: `${action}: ${errorMessage(err)}` } });
+      // An unexpected failure: a 500 whose error id is also in the log line (web/http/errors.ts does the same).
+      const errorId = randomUUID();
+      deps.logger.error({ err, action, errorId }, 'operator action failed');
+      return reply.code(500).send({ error: { code: 'TS_ERR_INTERNAL', message: `${action}: ${errorMessage(err)} (error id ${errorId})`, errorId } });
     }
   };
   app.register(
