@@ -2,7 +2,7 @@
 // promote) under steady ingest. pg0 keeps applying at ≥ 0.9 of its rate before the outage, its `wait=applied`
 // writes keep answering 200 (pg1's answer 202 at once with x-tagstream-held), the writers group keeps its member
 // (no "removing member" for it in the broker's log), and afterwards the hold drains: 0 missing, extra or drift.
-// The outage lasts TAGSTREAM_ISOLATION_OUTAGE_S seconds (default 60 to keep the suite fast; the issue's
+// The outage lasts ISOLATION_OUTAGE_S seconds (default 60 to keep the suite fast; the issue's
 // scenario is 180).
 import { readFileSync, existsSync, createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { localConfig, uniqueName } from '../support/local.ts';
 import { expectedState, type ModelRecord } from '../support/reference-model.ts';
 
 const NO_DRIFT: Drift = { missing: [], extra: [], wrong: [], wrongCounts: [] };
-const OUTAGE_S = Number(process.env.TAGSTREAM_ISOLATION_OUTAGE_S ?? 60);
+const OUTAGE_S = Number(process.env.ISOLATION_OUTAGE_S ?? 60);
 const WINDOW_S = 10;
 let d: Daemon | undefined;
 
