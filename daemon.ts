@@ -51,6 +51,8 @@ export interface DaemonOptions {
   /** Replaces the feature list (tests attach only what they exercise). */
   features?: FeatureFactory[];
   onFatal?: (path: string, err: unknown) => void;
+  /** The context exists (before features and the tree start): a give-up or crash during start-up can record it. */
+  onContext?: (context: DaemonContext) => void;
   /** Replaces the failover leader election (tests); `leaderSessionTimeoutMs` tunes the Kafka one. */
   election?: LeaderElection;
   leaderSessionTimeoutMs?: number;
@@ -167,6 +169,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     features: new Map(),
     leader,
   };
+  opts.onContext?.(context);
   for (const factory of opts.features ?? defaultFeatures) {
     const f = await factory(context);
     attached.push(f);
@@ -187,7 +190,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   started = true;
   const url = await app.listen({ host: config.http.host, port: config.http.port });
   advertisedUrl = url;
-  leader.join();
+  await leader.join();
   logger.info({ url, profile: config.profile, shards: config.shards.count, clusters: [...stores.keys()] }, 'tagstream started');
 
   let stopping: Promise<void> | null = null;

@@ -2,7 +2,8 @@
 // exit 0; a supervision give-up exits 1 so a process supervisor restarts us (replay covers in-flight work).
 import { ConfigError, loadConfig } from './config/index.ts';
 import { parseStartArgs, START_USAGE } from './cli/start-options.ts';
-import { startDaemon } from './daemon.ts';
+import { startDaemon, type Daemon } from './daemon.ts';
+import type { DaemonContext } from './features/feature.ts';
 import { createLogger } from './lib/logger.ts';
 import { installCrashHandlers, writeCrashRecording } from './features/dashboard/crash.ts';
 
@@ -24,17 +25,23 @@ async function main(): Promise<void> {
     throw e;
   }
   let exitCode = 0;
-  const daemon = await startDaemon(config, {
+  // A give-up or crash can come during start-up, before startDaemon resolves: record what exists by then.
+  let context: DaemonContext | undefined;
+  let daemon: Daemon | undefined;
+  installCrashHandlers(() => context && { context });
+  daemon = await startDaemon(config, {
     logger: createLogger({ level: config.log.level, format: config.log.format }),
+    onContext: (c) => void (context = c),
     onFatal: (path, err) => {
       exitCode = 1;
-      writeCrashRecording(daemon, `supervision gave up at ${path}`, err);
+      writeCrashRecording(context && { context }, `supervision gave up at ${path}`, err);
+      if (!daemon) return process.exit(exitCode); // still starting: nothing to drain, replay covers it
       void daemon.stop('fatal supervision failure').then(() => process.exit(exitCode));
     },
   });
-  installCrashHandlers(daemon);
-  process.stdout.write(`tagstream (${config.profile}) listening on ${daemon.url} — dashboard ${daemon.url}/dashboard/, status ${daemon.url}/status, metrics ${daemon.url}/metrics\n`);
-  const shutdown = (sig: string) => void daemon.stop(sig).then(() => process.exit(exitCode));
+  const running = daemon;
+  process.stdout.write(`tagstream (${config.profile}) listening on ${running.url} — dashboard ${running.url}/dashboard/, status ${running.url}/status, metrics ${running.url}/metrics\n`);
+  const shutdown = (sig: string) => void running.stop(sig).then(() => process.exit(exitCode));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

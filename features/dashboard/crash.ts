@@ -1,16 +1,26 @@
 // The flight recorder's crash path for `npm start`: on an uncaught exception, an unhandled rejection or a
 // supervision give-up, the recording is written to flightRecorder.dir (synchronously) before the process exits,
 // so whoever is paged finds the minutes before the crash on disk and can open them on the dashboard.
-import type { Daemon } from '../../daemon.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import type { DaemonContext } from '../feature.ts';
 import type { DashboardApi } from './index.ts';
 
-/** Writes the recording; returns its path, or null when there is no recorder (dashboard not attached) or it failed. */
-export function writeCrashRecording(daemon: Daemon, reason: string, error?: unknown, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): string | null {
-  const api = daemon.context.features.get('dashboard')?.api as DashboardApi | undefined;
+/** What the crash path needs of a daemon: its context, which exists early in start-up (before the daemon does). */
+export type CrashTarget = { context: DaemonContext } | undefined;
+
+/**
+ * Writes the recording; returns its path, or null when there is nothing to record yet (a crash before the daemon's
+ * context existed), no recorder (dashboard not attached), or writing failed.
+ */
+export function writeCrashRecording(target: CrashTarget, reason: string, error?: unknown, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): string | null {
+  if (!target) {
+    log(`tagstream: ${reason} before the daemon was built: no flight recording to write`);
+    return null;
+  }
+  const api = target.context.features.get('dashboard')?.api as DashboardApi | undefined;
   if (!api?.flightRecorder) return null;
   try {
-    const file = api.flightRecorder.writeToDisk(daemon.config.flightRecorder.dir, reason, error);
+    const file = api.flightRecorder.writeToDisk(target.context.config.flightRecorder.dir, reason, error);
     log(`tagstream: flight recording written to ${file}`);
     return file;
   } catch (err) {
@@ -20,10 +30,11 @@ export function writeCrashRecording(daemon: Daemon, reason: string, error?: unkn
 }
 
 /** Process-wide handlers: record, then exit 1 (a process supervisor restarts us; replay covers in-flight work). */
-export function installCrashHandlers(daemon: Daemon, exit: (code: number) => void = (code) => process.exit(code)): void {
+/** Install before start-up: `target` answers with whatever exists at the moment of the crash. */
+export function installCrashHandlers(target: () => CrashTarget, exit: (code: number) => void = (code) => process.exit(code)): void {
   const crash = (kind: string) => (err: unknown) => {
     process.stderr.write(`tagstream: ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    writeCrashRecording(daemon, kind, err);
+    writeCrashRecording(target(), kind, err);
     exit(1);
   };
   process.once('uncaughtException', crash('uncaughtException'));
