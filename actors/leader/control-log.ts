@@ -110,9 +110,10 @@ export class ControlLog {
     await this.refresh();
   }
 
+  /** Acked by every in-sync replica: applied here at once (the tail reads it again; an older epoch is ignored). */
   async publishEpoch(rec: EpochRecord): Promise<void> {
     await this.log.produce(this.topic, [{ key: clusterKey(rec.cluster), value: JSON.stringify(rec), partition: 0 }]);
-    await this.refresh();
+    this.apply(clusterKey(rec.cluster), JSON.stringify(rec));
   }
 
   private apply(key: string | null, value: string | null): void {

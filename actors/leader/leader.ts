@@ -64,9 +64,13 @@ export class Leader {
     this.loop = this.refreshLoop();
   }
 
-  /** Joins the election in the background (once this daemon can be reached at its advertised URL). */
-  join(): void {
+  /**
+   * Joins the election in the background (once this daemon can be reached at its advertised URL). Resolves once
+   * a leadership granted at once (the embedded stand-in) is claimed; a group's answer is not waited for.
+   */
+  async join(): Promise<void> {
     this.deps.election.join();
+    await this.claiming;
   }
 
   /** This daemon's leadership term, null unless it claimed one (it may be between two confirmations: isLeader()). */

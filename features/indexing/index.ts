@@ -149,7 +149,7 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
       alert,
       onOutcome: (o) => m.replayed.inc({ outcome: o }),
     });
-    const replayerActor = tree.system.spawn(replayerSpec(replayer, { policy: workerPolicy, onTickError: (err) => logger.warn({ err: errorMessage(err) }, 'scheduled DLQ pass failed; next tick tries again') }), supervisor);
+    const replayerActor = tree.system.spawn(replayerSpec(replayer, { policy: workerPolicy, onTickError: (err) => logger.warn({ err: errorMessage(err) }, 'scheduled DLQ pass failed; next tick tries again'), ...(ctx.leader ? { leader: ctx.leader } : {}) }), supervisor);
     const dlqPass = (opts: PassOptions) =>
       new Promise<PassResult>((reply, reject) => {
         replayerActor.send({ type: 'dlq.pass', opts, reply, reject } satisfies ReplayerMsg).catch(reject);
@@ -228,7 +228,8 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
         every('poll', options.freshnessPollMs ?? 1_000, () => freshness.poll());
         every('tick', config.dlq.replayIntervalMs, () => void replayerActor.tell({ type: 'dlq.tick' }));
         // Positions older than a week (Kafka's default retention) cannot come back: forget them hourly.
-        every('prune', 3_600_000, async () => void (await usage.prune(clock.now() - 7 * 86_400_000)));
+        // A singleton: only the failover leader prunes (several daemons share the store).
+        every('prune', 3_600_000, async () => void (ctx.leader && !ctx.leader.isLeader() ? undefined : await usage.prune(clock.now() - 7 * 86_400_000)));
       },
       async stop() {
         for (const t of Object.values(timers)) if (t !== null) clock.clearTimeout(t);
