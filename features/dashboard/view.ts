@@ -63,6 +63,8 @@ export function pulse(p: ViewParts, sample: Sample | null, clusters: ClusterView
       faults: p.ctx.config.profile !== 'production' && p.ctx.config.faultInjection,
     },
     recorder: { size: p.recorder.size(), capacity: p.ctx.config.flightRecorder.capacity },
+    // Several daemons: whether this one is the failover leader, and who is (README "Running several daemons").
+    leadership: p.ctx.leader?.status() ?? null,
   };
 }
 

@@ -75,7 +75,7 @@ export function pushEvent(e) {
 function applyPulse(p) {
   state.now = p.now;
   state.skew = p.now - Date.now();
-  for (const k of ['ready', 'tree', 'clusters', 'shards', 'breakers', 'faults', 'actions', 'recorder', 'deadLetters']) if (p[k] !== undefined) state[k] = p[k];
+  for (const k of ['ready', 'tree', 'clusters', 'shards', 'breakers', 'faults', 'actions', 'recorder', 'deadLetters', 'leadership']) if (p[k] !== undefined) state[k] = p[k];
   if (p.sample && state.history[state.history.length - 1]?.at !== p.sample.at) {
     state.history.push(p.sample);
     if (state.history.length > 900) state.history.shift();

@@ -14,8 +14,18 @@ export function renderHeader(st) {
     h('span', { class: `pill big ${ready ? 'tone-ok' : 'tone-bad'}`, id: 'ready-pill', title: st.ready.reasons.join('\n') }, ready ? 'READY' : 'NOT READY'),
     st.replay ? h('span', { class: 'pill tone-info', id: 'live-pill' }, 'REPLAY') : h('span', { class: `pill ${st.connected ? 'tone-ok' : 'tone-bad'}`, id: 'live-pill' }, st.connected ? '● live' : '○ disconnected — reconnecting'),
     st.daemon ? h('span', { class: 'pill tone-muted' }, `profile ${st.daemon.profile}`) : null,
+    leaderPill(st.leadership),
     st.daemon ? h('span', { class: 'meta' }, `pid ${st.daemon.pid} · up ${duration(serverNow(st) - st.daemon.startedAt)} · ${st.daemon.shards} shards · ${st.daemon.partitions} partitions`) : null,
   );
+}
+
+/** FAILOVER LEADER on the daemon that decides failovers; elsewhere: who does (its URL links to its dashboard). */
+function leaderPill(l) {
+  if (!l) return null;
+  if (l.leader) return h('span', { class: 'pill tone-info', id: 'leader-pill', title: `term ${l.term} · ${l.daemonId}` }, 'FAILOVER LEADER');
+  const cur = l.current;
+  const text = cur ? `follower · leader ${cur.daemonId} (term ${cur.term})` : 'follower · no leader yet';
+  return cur?.url ? h('a', { class: 'pill tone-muted', id: 'leader-pill', href: `${cur.url}/dashboard/`, title: cur.url }, text) : h('span', { class: 'pill tone-muted', id: 'leader-pill' }, text);
 }
 
 /** One line per problem, worst first: the thing to read first at 3 a.m. */
