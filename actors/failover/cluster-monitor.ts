@@ -255,19 +255,40 @@ export class ClusterMonitor {
   }
 
   /** Follower: routes by the latest decision of the leader (and stays ready to lead from it). */
-  private async follow(): Promise<void> {
+  private async follow(probes: NodeProbe[]): Promise<void> {
     await this.deps.leader!.control.refresh();
     await this.applyLatest();
+    await this.serially(() => this.deriveAsFollower(probes));
+  }
+
+  /**
+   * Follower: what the nodes say wins over a decision not read yet (a promoted node writable on a newer timeline
+   * is the primary; fenced nodes of the latest decision stay fenced). Writes switch within one probe round.
+   */
+  private async deriveAsFollower(probes: NodeProbe[]): Promise<void> {
+    const { store } = this.deps;
+    const rec = this.deps.leader!.control.latest(this.cluster);
+    const view = await store.deriveRouting({ probes, ...(rec ? { fenced: rec.topology.fenced } : {}) });
+    const r = await store.applyDerived(view);
+    if (r.primaryChanged) {
+      this.deps.logger.warn({ topology: r.topology, epoch: this.epoch }, 'the nodes name a new primary: following it (derived routing)');
+      await this.deps.onPromoted(r.topology);
+    }
+    if (r.changed) this.setMachineTopology(r.topology);
+  }
+
+  private serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.applying.then(fn);
+    this.applying = next.catch((err: unknown) => this.deps.logger.error({ err }, 'following the topology failed'));
+    return this.applying;
   }
 
   /** Applies the latest decision once (calls from the round and from the control log's tail are serialized). */
   private applyLatest(): Promise<void> {
-    const next = this.applying.then(async () => {
+    return this.serially(async () => {
       const rec = this.deps.leader!.control.latest(this.cluster);
       if (rec && rec.epoch > this.epoch) await this.applyEpoch(rec);
     });
-    this.applying = next.catch((err: unknown) => this.deps.logger.error({ err }, 'applying the latest topology decision failed'));
-    return this.applying;
   }
 
   private async applyEpoch(rec: EpochRecord): Promise<void> {
@@ -348,7 +369,7 @@ export class ClusterMonitor {
     const probes = await this.deps.store.probe();
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
-    if (this.gated && !this.acting) return this.follow();
+    if (this.gated && !this.acting) return this.follow(probes);
     if (this.gated && !this.deps.leader!.isLeader()) return; // a rebalance or a late heartbeat: act on nothing now
     if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));

@@ -92,7 +92,9 @@ const linesWith = (file: string, what: string) => readFileSync(file, 'utf8').spl
 const countLines = (file: string, what: string) => linesWith(file, what).length;
 /** When each daemon switched pg0 to its new primary, from its own log (the leader: "primary replaced"). */
 const switchedAt = (file: string): number | null => {
-  const l = [...linesWith(file, 'primary replaced'), ...linesWith(file, "applied the leader's topology decision")].filter((x) => x.includes('"pg0"'))[0];
+  const l = [...linesWith(file, 'primary replaced'), ...linesWith(file, "applied the leader's topology decision"), ...linesWith(file, 'the nodes name a new primary')]
+    .filter((x) => x.includes('"pg0"'))
+    .sort((a, b) => (JSON.parse(a) as { time: number }).time - (JSON.parse(b) as { time: number }).time)[0];
   return l ? (JSON.parse(l) as { time: number }).time : null;
 };
 
@@ -182,8 +184,9 @@ describe('three daemons, one failover leader (real PostgreSQL + Kafka)', () => {
       expect(counts[f.daemons.indexOf(leader)]).toBe(1);
       expect(f.logs.reduce((n, l) => n + countLines(l, 'promoting replica'), 0)).toBe(1);
       // Followers switch within one probe interval after the leader did: they apply its decision as soon as they read it.
+      // (a daemon's log reaches its file through a pipe: wait for the lines, not for the clock)
+      await vi.waitFor(() => expect(f.logs.map(switchedAt).every((t) => t !== null)).toBe(true), { timeout: 15_000, interval: 100 });
       const times = f.logs.map(switchedAt);
-      expect(times.every((t) => t !== null)).toBe(true);
       const promotedAt = times[f.daemons.indexOf(leader)]!;
       const lag = Math.max(...(times as number[]).map((t) => t - promotedAt));
       process.stdout.write(`fleet: followers switched pg0 to ${[...primaries][0]} at most ${lag} ms after the leader (their logs)\n`);
