@@ -82,7 +82,7 @@ describe('Elasticsearch killed for 60 s during ingest', () => {
       await producer;
     }
     await vi.waitFor(async () => {
-      for (const g of [config.kafka.groupId, config.indexer.groupId, config.indexer.analyticsGroupId]) expect(await caughtUp(d.log, g, topic)).toBe(true);
+      for (const g of [config.kafka.groupId, config.indexer.groupId, config.indexer.analyticsGroupId]) expect(await caughtUp(d.log, g, topic, g === config.kafka.groupId ? d.stores.keys() : undefined)).toBe(true);
     }, { timeout: 180_000, interval: 500 });
     expect(api.search.status()).toMatchObject({ paused: false, breaker: { state: 'closed' } });
 

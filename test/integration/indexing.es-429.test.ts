@@ -47,7 +47,7 @@ describe('429 from Elasticsearch', () => {
     const msgs = commandStream(600, 81, { entities: 80, prefix, tags: ['busy', 'calm'] });
     await d.log.produce(d.config.kafka.topic, msgs);
     await vi.waitFor(async () => expect(await caughtUp(d.log, d.config.indexer.groupId, d.config.kafka.topic)).toBe(true), { timeout: 120_000, interval: 250 });
-    await vi.waitFor(async () => expect(await caughtUp(d.log, d.config.kafka.groupId, d.config.kafka.topic)).toBe(true), { timeout: 60_000, interval: 250 });
+    await vi.waitFor(async () => expect(await caughtUp(d.log, d.config.kafka.groupId, d.config.kafka.topic, d.stores.keys())).toBe(true), { timeout: 60_000, interval: 250 });
 
     expect(proxy.rejectedRequests).toBe(2);
     expect(proxy.rejectedItems).toBeGreaterThan(20);

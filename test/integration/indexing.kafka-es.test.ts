@@ -44,7 +44,7 @@ afterAll(async () => {
 }, 60_000);
 
 const converged = async (groups = [writers, indexer, analytics]) => {
-  for (const g of groups) if (!(await caughtUp(d.log, g, topic))) return false;
+  for (const g of groups) if (!(await caughtUp(d.log, g, topic, g === writers ? d.stores.keys() : undefined))) return false;
   return true;
 };
 const search = async (tag: string) => {

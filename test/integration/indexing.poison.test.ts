@@ -76,7 +76,7 @@ describe('poison documents on a real Elasticsearch', () => {
     await d.log.produce(topic, msgs);
     // The stream flows: every group commits past the poison (it is dead-lettered, not retried forever).
     await vi.waitFor(async () => {
-      for (const g of [config.kafka.groupId, config.indexer.groupId, config.indexer.analyticsGroupId]) expect(await caughtUp(d.log, g, topic)).toBe(true);
+      for (const g of [config.kafka.groupId, config.indexer.groupId, config.indexer.analyticsGroupId]) expect(await caughtUp(d.log, g, topic, g === config.kafka.groupId ? d.stores.keys() : undefined)).toBe(true);
     }, { timeout: 120_000, interval: 250 });
     expect(await hits(tagOk)).toEqual(Array.from({ length: 300 }, (_, i) => numeric(i)).sort());
     expect(await hits(tagOld)).toEqual([]);

@@ -11,6 +11,7 @@ import { shardOf } from '../../lib/command.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
 import { compareWithModel } from '../support/db-state.ts';
+import { allSettled } from '../support/settled.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { countRows, signalAll, walSenderPids } from '../support/pg-faults.ts';
 import { commandStream, expectedState, type ModelRecord } from '../support/reference-model.ts';
@@ -29,10 +30,9 @@ async function readAll(): Promise<ModelRecord[]> {
   return out;
 }
 
-async function allCommitted(): Promise<boolean> {
-  const ends = await log.endOffsets(topic);
-  const committed = await log.committed(config.kafka.groupId, topic);
-  return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
+/** Offsets committed and holds drained: the cluster failing over is held, its commands applied from its hold topic. */
+function allCommitted(): Promise<boolean> {
+  return allSettled(log, { topic, groupId: config.kafka.groupId, clusters: stores.keys() });
 }
 
 beforeAll(async () => {

@@ -2,6 +2,7 @@
 import type { CommandLog, LogRecord } from '../../adapters/kafka/port.ts';
 import { hourOf } from '../../adapters/analytics/port.ts';
 import { commandTime, validateCommand } from '../../lib/command.ts';
+import { allSettled } from './settled.ts';
 
 /** Every record of a topic, all partitions. */
 export async function readTopic(log: CommandLog, topic: string): Promise<LogRecord[]> {
@@ -10,8 +11,12 @@ export async function readTopic(log: CommandLog, topic: string): Promise<LogReco
   return out;
 }
 
-/** True once `group` committed the end of every partition of `topic`. */
-export async function caughtUp(log: CommandLog, group: string, topic: string): Promise<boolean> {
+/**
+ * True once `group` committed the end of every partition of `topic`. For the writers group pass its clusters
+ * (`holdsOf`): a committed source offset may mean "parked on the cluster's hold topic", drained later (settled.ts).
+ */
+export async function caughtUp(log: CommandLog, group: string, topic: string, holdsOf?: Iterable<string>): Promise<boolean> {
+  if (holdsOf) return allSettled(log, { topic, groupId: group, clusters: holdsOf });
   const [ends, committed] = await Promise.all([log.endOffsets(topic), log.committed(group, topic)]);
   return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
 }

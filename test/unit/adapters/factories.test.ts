@@ -20,7 +20,7 @@ describe('createShardStores', () => {
     } finally {
       for (const s of stores.values()) await s.close();
     }
-  }, 30_000);
+  }, 120_000); // three PGlite instances: 1–2 s each on a quiet machine, tens of seconds beside a loaded test run
 
   it('local: a PgShardStore per cluster, with the configured node names and nothing opened yet', async () => {
     const local = loadConfig({ env: {}, overrides: { profile: 'local' } });

@@ -9,6 +9,7 @@ import { startDaemon, type Daemon } from '../../../daemon.ts';
 import { failoverFeature, type FailoverApi } from '../../../features/failover/index.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
+import { allSettled } from '../../support/settled.ts';
 import { commandStream, expectedState, type ModelRecord } from '../../support/reference-model.ts';
 
 const config = loadConfig({ env: {}, overrides: { http: { port: 0 }, shards: { count: 8 }, kafka: { partitions: 4 }, writer: { batchSize: 100, batchWindowMs: 5 }, failover: { probeIntervalMs: 50, probeTimeoutMs: 200, suspectAfterMisses: 3 } } });
@@ -24,10 +25,9 @@ async function readAll(): Promise<ModelRecord[]> {
   for (const [p, end] of await d.log.endOffsets(config.kafka.topic)) out.push(...(await d.log.read(config.kafka.topic, p, '0', Number(end))));
   return out;
 }
-async function allCommitted(): Promise<boolean> {
-  const ends = await d.log.endOffsets(config.kafka.topic);
-  const committed = await d.log.committed(config.kafka.groupId, config.kafka.topic);
-  return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
+/** Offsets committed and holds drained: a cluster failing over is held, its commands applied from its hold topic. */
+function allCommitted(): Promise<boolean> {
+  return allSettled(d.log, { topic: config.kafka.topic, groupId: config.kafka.groupId, clusters: d.stores.keys() });
 }
 
 describe('failover (embedded)', () => {

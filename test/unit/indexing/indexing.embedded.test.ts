@@ -48,7 +48,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => d?.stop());
 
-const allCaughtUp = async () => (await caughtUp(log, writers, topic)) && (await caughtUp(log, indexer, topic)) && (await caughtUp(log, analytics, topic));
+const allCaughtUp = async () => (await caughtUp(log, writers, topic, d.stores.keys())) && (await caughtUp(log, indexer, topic)) && (await caughtUp(log, analytics, topic));
 const converge = () => vi.waitFor(async () => expect(await allCaughtUp()).toBe(true), { timeout: 30_000, interval: 20 });
 const reconcileClean = async (prefix: string) => {
   const r = await api.reconcile({ prefix, confirmMs: 0 });
