@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 import { checkAdminToken } from './auth.ts';
+import { bodyFields } from '../../web/http/body.ts';
+import { badRequest } from '../../web/http/errors.ts';
 import type { FlightRecorder } from './flight-recorder.ts';
 import type { LiveHub } from './live-hub.ts';
 import type { Operator } from './operator.ts';
@@ -60,23 +62,22 @@ export function registerDashboardRoutes(app: FastifyInstance, d: RouteDeps): voi
         d.operator.refused(`${req.method} ${req.url.split('?')[0]}`, null, refusal.message);
         return reply.code(401).header('www-authenticate', 'Bearer realm="tagstream operator actions"').send({ error: { code: refusal.code, message: refusal.message } });
       });
-      const body = (req: FastifyRequest) => (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {});
       const str = (v: unknown, field: string) => {
         if (v === undefined) return undefined;
-        if (typeof v !== 'string' || v === '') throw new TagstreamError(ErrorCodes.BAD_REQUEST, `${field} must be a non-empty string`);
+        if (typeof v !== 'string' || v === '') throw badRequest(`body.${field}: must be a non-empty string`, `body.${field}`);
         return v;
       };
       admin.get('/faults', async () => ({ faults: d.operator.faults() }));
       admin.post<{ Params: { name: string } }>('/faults/:name/inject', async (req) => ({ fault: await d.operator.injectFault(req.params.name) }));
       admin.post<{ Params: { name: string } }>('/faults/:name/heal', async (req) => ({ fault: await d.operator.healFault(req.params.name) }));
       admin.get('/breakers', async () => ({ breakers: d.operator.breakers() }));
-      admin.post<{ Params: { name: string } }>('/breakers/:name/force', async (req) => d.operator.forceBreaker(req.params.name, str(body(req).state, 'state') ?? ''));
+      admin.post<{ Params: { name: string } }>('/breakers/:name/force', async (req) => d.operator.forceBreaker(req.params.name, str(bodyFields(req, ['state']).state, 'state') ?? ''));
       admin.post('/dlq/replay', async (req) => {
-        const limit = body(req).limit;
-        if (limit !== undefined && typeof limit !== 'number') throw new TagstreamError(ErrorCodes.BAD_REQUEST, 'limit must be a number');
+        const limit = bodyFields(req, ['limit']).limit;
+        if (limit !== undefined && typeof limit !== 'number') throw badRequest('body.limit: must be a number', 'body.limit');
         return d.operator.replayDlq(limit);
       });
-      admin.post<{ Params: { cluster: string } }>('/switchover/:cluster', async (req) => d.operator.switchover(req.params.cluster, str(body(req).target, 'target')));
+      admin.post<{ Params: { cluster: string } }>('/switchover/:cluster', async (req) => d.operator.switchover(req.params.cluster, str(bodyFields(req, ['target']).target, 'target')));
     },
     { prefix: '/admin' },
   );

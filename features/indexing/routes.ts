@@ -10,6 +10,7 @@ import type { DeadLetterView } from '../../actors/dlq/dlq-record.ts';
 import type { PassOptions, PassResult } from '../../actors/dlq/replayer.ts';
 import { TAG_RE, type CommandLimits } from '../../lib/command.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
+import { bodyFields } from '../../web/http/body.ts';
 import { badRequest } from '../../web/http/errors.ts';
 import type { ReconcileOptions, ReconcileReport } from './reconcile.ts';
 
@@ -79,7 +80,6 @@ export function registerIndexingRoutes(app: FastifyInstance, d: IndexingRouteDep
         const err = new TagstreamError(ErrorCodes.UNAUTHORIZED, 'operator action: send "Authorization: Bearer <http.adminToken>" (the tagstream CLI does)');
         return reply.code(401).send({ error: { code: err.code, message: err.message } });
       });
-      const body = (req: FastifyRequest) => (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {});
       admin.get<{ Querystring: Record<string, string | undefined> }>('/dlq', async (req) => {
         const q = req.query;
         const since = parseSince(q.since, now());
@@ -87,18 +87,18 @@ export function registerIndexingRoutes(app: FastifyInstance, d: IndexingRouteDep
         return { records };
       });
       admin.post('/dlq/replay', async (req) => {
-        const b = body(req);
+        const b = bodyFields(req, ['since', 'limit', 'dryRun']);
         const since = parseSince(b.since, now());
         const limit = int(b.limit, 'limit', 1, 1_000_000);
         return d.dlqPass({ action: 'replay', ...(bool(b.dryRun, 'dryRun') ? { dryRun: true } : {}), ...(since !== undefined ? { since } : {}), ...(limit !== undefined ? { limit } : {}) });
       });
       admin.post('/dlq/park', async (req) => {
-        const b = body(req);
+        const b = bodyFields(req, ['limit', 'dryRun']);
         const limit = int(b.limit, 'limit', 1, 1_000_000);
         return d.dlqPass({ action: 'park', ...(bool(b.dryRun, 'dryRun') ? { dryRun: true } : {}), ...(limit !== undefined ? { limit } : {}) });
       });
       admin.post('/reconcile', async (req) => {
-        const b = body(req);
+        const b = bodyFields(req, ['shards', 'repair', 'prefix', 'confirmMs', 'sampleLimit']);
         let shards: number[] | undefined;
         if (b.shards !== undefined) {
           if (!Array.isArray(b.shards)) throw badRequest('shards: must be an array of shard numbers');
