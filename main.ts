@@ -40,7 +40,10 @@ async function main(): Promise<void> {
     },
   });
   const running = daemon;
-  process.stdout.write(`tagstream (${config.profile}) listening on ${running.url} — dashboard ${running.url}/dashboard/, status ${running.url}/status, metrics ${running.url}/metrics\n`);
+  // The start banner is printed whatever the log level; with JSON logs it is a JSON line too (log collectors).
+  const banner = `tagstream (${config.profile}) listening on ${running.url} — dashboard ${running.url}/dashboard/, status ${running.url}/status, metrics ${running.url}/metrics`;
+  const json = config.log.format === 'json' || (config.log.format === 'auto' && !process.stdout.isTTY);
+  process.stdout.write(json ? `${JSON.stringify({ level: 30, time: running.context.clock.now(), name: 'tagstream', url: running.url, msg: banner })}\n` : `${banner}\n`);
   const shutdown = (sig: string) => void running.stop(sig).then(() => process.exit(exitCode));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

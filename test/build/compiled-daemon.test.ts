@@ -95,7 +95,8 @@ describe('compiled output (npm run build)', () => {
     const stdout = stdoutLines(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const [, url] = await stdout.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      const [banner, url] = await stdout.waitFor(/^.*listening on (http:\/\/127\.0\.0\.1:\d+).*$/);
+      expect(JSON.parse(banner!)).toMatchObject({ level: 30, url }); // JSON logs: the start banner is a JSON line too
       const res = await fetch(`${url}/healthz`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: 'alive' });
