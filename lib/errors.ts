@@ -29,6 +29,7 @@ export const ErrorCodes = {
   INTERNAL: 'TS_ERR_INTERNAL',
   HOLD_HEADERS: 'TS_ERR_HOLD_HEADERS',
   NOT_LEADER: 'TS_ERR_NOT_LEADER',
+  NOT_SUPPORTED: 'TS_ERR_NOT_SUPPORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -458,7 +458,7 @@ export class ClusterMonitor {
   /** Patroni mode: ask the member's Patroni to re-create it from the leader (POST /reinitialize). */
   async reinitialize(node: string): Promise<string> {
     const { deps } = this;
-    if (deps.mode !== 'patroni') throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster} is not managed by Patroni`);
+    if (deps.mode !== 'patroni') throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, `${this.cluster} is not managed by Patroni`);
     const view = await (deps.fetchPatroniView ?? fetchPatroniView)(deps.patroniUrls, deps.machine.probeTimeoutMs);
     if (!view) throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `${this.cluster}: no Patroni API answers`);
     if (view.leader === node) throw new TagstreamError(ErrorCodes.BAD_REQUEST, `${node} is Patroni's leader: nothing to re-seed`);

@@ -93,7 +93,7 @@ export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
   const monitorOf = (cluster: string): ClusterMonitor => {
     const m = monitors.get(cluster);
     if (m) return m;
-    if (adapters.stores.has(cluster)) throw new TagstreamError(ErrorCodes.ACTION_UNAVAILABLE, `failover is off for ${cluster}`);
+    if (adapters.stores.has(cluster)) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, `failover is off for ${cluster}`);
     throw new TagstreamError(ErrorCodes.NOT_FOUND, `no cluster named "${cluster}"; known: ${[...adapters.stores.keys()].join(', ')}`);
   };
   const api: FailoverApi = {

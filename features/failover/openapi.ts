@@ -10,7 +10,8 @@ const errors = {
   400: error('The node is the primary (TS_ERR_BAD_REQUEST)'),
   404: error('No such cluster or node (TS_ERR_NOT_FOUND)'),
   500: error('The re-seed failed (the message says why; TS_ERR_INTERNAL with an errorId that is also in the log line)'),
-  409: error('Not possible now: failover off for the cluster, a failover in progress, or the node is not a replica streaming from the primary (TS_ERR_ACTION_UNAVAILABLE, with Retry-After); or this daemon is not the failover leader (TS_ERR_NOT_LEADER)'),
+  501: error('Not offered here: failover is off for the cluster, or a Patroni action on a cluster Patroni does not manage (TS_ERR_NOT_SUPPORTED, no Retry-After)'),
+  409: error('Not possible now: a failover in progress, or the node is not a replica streaming from the primary (TS_ERR_ACTION_UNAVAILABLE, with Retry-After); or this daemon is not the failover leader (TS_ERR_NOT_LEADER)'),
 };
 const topology = { type: 'object', properties: { primary: { type: 'string' }, replicas: { type: 'array', items: { type: 'string' } }, fenced: { type: 'array', items: { type: 'string' } } } };
 

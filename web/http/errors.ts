@@ -29,6 +29,7 @@ export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCodes.INTERNAL]: 500,
+  [ErrorCodes.NOT_SUPPORTED]: 501,
   [ErrorCodes.CONFIG_INVALID]: 500,
   [ErrorCodes.SERVICE_START]: 500,
   [ErrorCodes.UNAVAILABLE]: 503,

@@ -36,11 +36,11 @@ describe('operator actions', () => {
     expect(recorder.entries().map((e) => (e.source === 'operator' ? e.outcome : ''))).toEqual(['ok', 'refused', 'refused']);
   });
 
-  it('says which control is missing when no feature offers it', async () => {
+  it('says which control is missing when no feature offers it: not supported here, which no retry changes', async () => {
     const { operator } = setup(embedded);
-    await expect(operator.forceBreaker('x', 'open')).rejects.toMatchObject({ code: ErrorCodes.ACTION_UNAVAILABLE, message: expect.stringContaining('api.breakers') });
-    await expect(operator.replayDlq()).rejects.toMatchObject({ code: ErrorCodes.ACTION_UNAVAILABLE, message: expect.stringContaining('api.dlq') });
-    await expect(operator.switchover('pg0')).rejects.toMatchObject({ code: ErrorCodes.ACTION_UNAVAILABLE });
+    await expect(operator.forceBreaker('x', 'open')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('api.breakers') });
+    await expect(operator.replayDlq()).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('api.dlq') });
+    await expect(operator.switchover('pg0')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED });
     await expect(operator.switchover('pg9')).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
   });
 
@@ -68,7 +68,7 @@ describe('operator actions', () => {
     ]);
     await operator.healFault('stop-redis:redis0');
     expect(down).toBe(false);
-    await expect(operator.healFault('kill-primary:pg0')).rejects.toMatchObject({ code: ErrorCodes.ACTION_UNAVAILABLE });
+    await expect(operator.healFault('kill-primary:pg0')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED });
 
     const production = loadConfig({ env: {}, overrides: { profile: 'production', http: { adminToken: 'x'.repeat(20), tokenSecret: 'y'.repeat(20) }, postgres: { clusters: [{ name: 'pg0', nodes: [{ name: 'n0', host: 'db', port: 5432 }], database: 'd', user: 'u' }] }, redis: { instances: [{ name: 'r', host: 'r', port: 6379 }] }, kafka: { brokers: ['k:9092'] }, elasticsearch: { node: 'http://es:9200' } } });
     const prod = setup(production);

@@ -23,6 +23,9 @@ function server(bodyLimit = 1024) {
   app.get('/draining', async () => {
     throw Object.assign(new Error('usage store closed'), { code: ErrorCodes.SHUTTING_DOWN });
   });
+  app.get('/unsupported', async () => {
+    throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'failover is off for pg0');
+  });
   app.get('/flaky', async () => {
     throw new TagstreamError('TS_ERR_SOMETHING_NEW' as never, 'a code without a status entry', { retriable: true });
   });
@@ -96,5 +99,12 @@ describe('HTTP errors', () => {
     expect(body.error.message).not.toContain('kaboom'); // internals stay in the log
     const logged = lines.map((l) => JSON.parse(l) as { errorId?: string; route?: string; err?: { message: string } }).find((l) => l.errorId === body.error.errorId);
     expect(logged).toMatchObject({ route: '/boom', err: { message: 'kaboom: an unexpected bug' } });
+  });
+
+  it('an action this deployment does not offer: 501 TS_ERR_NOT_SUPPORTED, no Retry-After (retrying changes nothing)', async () => {
+    const r = await server().app.inject({ method: 'GET', url: '/unsupported' });
+    expect(r.statusCode).toBe(501);
+    expect(r.headers['retry-after']).toBeUndefined();
+    expect(r.json()).toEqual({ error: { code: 'TS_ERR_NOT_SUPPORTED', message: 'failover is off for pg0' } });
   });
 });
