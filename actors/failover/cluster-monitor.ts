@@ -369,21 +369,29 @@ export class ClusterMonitor {
     const probes = await this.deps.store.probe();
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
-    if (this.gated && !this.acting) return this.follow(probes);
+    if (this.gated && !this.acting) {
+      await this.follow(probes);
+      // Every daemon lists a returned old primary as diverged (contract 11); only the leader fences it.
+      if (++this.rounds % 4 === 0) await this.checkFenced(this.deps.store.topology(), false);
+      return;
+    }
     if (this.gated && !this.deps.leader!.isLeader()) return; // a rebalance or a late heartbeat: act on nothing now
     if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));
     if (++this.rounds % 4 === 0) await this.checkFenced(actor.getSnapshot().context.topology);
   }
 
-  /** An old primary that came back is diverged: report it and make sure it refuses writes (ours, at least). */
-  private async checkFenced(topo: Topology): Promise<void> {
+  /**
+   * An old primary that came back is diverged: report it and (`act`: the leader) make sure it refuses writes
+   * (ours, at least). A follower only reports it.
+   */
+  private async checkFenced(topo: Topology, act = true): Promise<void> {
     for (const node of topo.fenced) {
       const p = await this.deps.control.probeNode(node);
       if (!p.up) continue;
-      if (p.role === 'primary' && !this.diverged.has(node)) this.deps.logger.error({ node }, 'fenced old primary is back and writable: diverged; kept out of routing, fencing it (re-seed it as a replica)');
+      if (act && p.role === 'primary' && !this.diverged.has(node)) this.deps.logger.error({ node }, 'fenced old primary is back and writable: diverged; kept out of routing, fencing it (re-seed it as a replica)');
       this.diverged.add(node);
-      if (p.role !== 'primary') continue;
+      if (!act || p.role !== 'primary') continue;
       // Builtin fencing (ALTER SYSTEM read-only) persists across restarts: once confirmed, do not cut the node's
       // sessions again every round (an operator inspecting it would lose theirs). Patroni owns its config, so
       // there only sessions can be cut, and that is repeated.

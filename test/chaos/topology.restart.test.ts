@@ -65,6 +65,7 @@ describe('a daemon restarted while the old primary is down (real PostgreSQL + Ka
     // Daemon B starts while pg0-n0 is still down (A keeps running, as in the report).
     const b = await start(config, 'b');
     const storeB = b.stores.get('pg0')!;
+    const failoverB = b.context.features.get('failover')!.api as FailoverApi;
     const newPrimary = storeB.topology().primary;
     expect(newPrimary).not.toBe('pg0-n0');
     await b.log.produce(topic, msgs.slice(400));
@@ -72,8 +73,9 @@ describe('a daemon restarted while the old primary is down (real PostgreSQL + Ka
     // The host of the old primary reboots: writable again, on its old timeline, with part of the rows.
     await services.startNode(config, n0);
     const entities = [...new Set(msgs.map((m) => m.key))].filter((k): k is string => typeof k === 'string' && k.startsWith(prefix));
-    // The leader (A) lists it as diverged; B, following the leader's decision, has it fenced: out of routing.
+    // Both list it as diverged (B, a follower, reports it without fencing); B has it out of routing.
     await vi.waitFor(() => expect(failoverA.monitors.get('pg0')!.status().diverged).toContain('pg0-n0'), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(() => expect(failoverB.monitors.get('pg0')!.status().diverged).toContain('pg0-n0'), { timeout: 10_000, interval: 100 });
     await vi.waitFor(() => expect([...(storeB.routing()?.fenced ?? []), ...(storeB.routing()?.diverged ?? [])]).toContain('pg0-n0'), { timeout: 5_000, interval: 100 });
     // …and from then on no read of B's is ever served by it.
     const servedBy = new Map<string, number>();
