@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { clusterOfShard } from '../../actors/tree.ts';
 import { startDaemon, type Daemon } from '../../daemon.ts';
-import { failoverFeature } from '../../features/failover/index.ts';
+import { failoverFeature, type FailoverApi } from '../../features/failover/index.ts';
 import { shardOf } from '../../lib/command.ts';
 import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
@@ -73,6 +73,7 @@ describe('a lost cluster costs only its own shards (real PostgreSQL + Kafka)', (
     const logger = createLogger({ level: 'warn', destination: createWriteStream(`artifacts/${topic}.log`) });
     d = await startDaemon(config, { logger, features: [failoverFeature] });
     const daemon = d;
+    const monitor = (daemon.context.features.get('failover')!.api as FailoverApi).monitors.get('pg1')!;
     const entityOn = (cluster: string, tag: string) => {
       for (let i = 0; ; i++) if (clusterOfShard(config, shardOf(`${prefix}http-${tag}-${i}`, config.shards.count)) === cluster) return `${prefix}http-${tag}-${i}`;
     };
@@ -100,10 +101,13 @@ describe('a lost cluster costs only its own shards (real PostgreSQL + Kafka)', (
       }
     })();
     for (const n of [0, 1, 2]) services.stopNode(config, { cluster: 1, node: n });
+    const stoppedAt = Date.now();
     const windows: number[] = [];
     try {
-      await sleep(5_000); // detection: the hold begins within the ingest's bounded wait
-      for (let t = 5; t + WINDOW_S <= OUTAGE_S; t += WINDOW_S) {
+      // Detection: the hold begins within the ingest's bounded wait; the windows measure pg0 while pg1 is held.
+      await vi.waitFor(() => expect(daemon.tree.hold.status().pg1?.held).toBe(true), { timeout: 30_000, interval: 100 });
+      const heldAfterS = (Date.now() - stoppedAt) / 1000;
+      for (let t = heldAfterS; t + WINDOW_S <= OUTAGE_S; t += WINDOW_S) {
         const a = applied(daemon, 'pg0');
         await sleep(WINDOW_S * 1_000);
         windows.push((applied(daemon, 'pg0') - a) / WINDOW_S);
@@ -112,9 +116,9 @@ describe('a lost cluster costs only its own shards (real PostgreSQL + Kafka)', (
       expect(holdStatus.held).toBe(true);
       expect(holdStatus.depth).toBeGreaterThan(0);
     } finally {
-      // The primary first: it answers before any replica can be elected, so the machine returns to healthy.
+      // The primary first, until the monitor's probe reaches it: it answers before any replica can be elected.
       services.contNode(config, { cluster: 1, node: 0 });
-      await sleep(2_000);
+      await vi.waitFor(() => expect(monitor.status().lastProbe.find((p) => p.name === 'pg1-n0')?.up).toBe(true), { timeout: 30_000, interval: 50 });
       services.contNode(config, { cluster: 1, node: 1 });
       services.contNode(config, { cluster: 1, node: 2 });
     }
