@@ -17,17 +17,24 @@ import type { DaemonContext, FaultAction, Feature } from './features/feature.ts'
 import { features as defaultFeatures } from './features/index.ts';
 import type { FeatureFactory } from './features/feature.ts';
 import { createInspectionBus } from './machines/index.ts';
+import { redeliveryWithRetryMachine } from './machines/retry/redelivery.ts';
 import { clusterOfShard, createTree, type Tree } from './actors/tree.ts';
+import { actorsNotReady } from './actors/runtime/readiness.ts';
+import { operatorAlerts } from './actors/runtime/operator-alerts.ts';
 import type { Writability } from './actors/hold/hold-board.ts';
-import type { FailoverApi } from './features/failover/index.ts';
+import { failoverKey } from './features/keys.ts';
+import { FeatureRegistry } from './features/registry.ts';
 import { shardOf } from './lib/command.ts';
 import type { Config } from './config/index.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { instrumentPort } from './lib/instrument.ts';
+import { startEventLoopDelay } from './lib/event-loop-delay.ts';
 import { createMetrics, type Metrics } from './lib/metrics.ts';
 import { createHttpServer } from './web/http/server.ts';
 import { registerWriteRoutes } from './web/http/write-routes.ts';
+import { waitRowApplied } from './actors/applied-on-primary.ts';
+import { errorMessage } from './lib/errors.ts';
 
 export interface Daemon {
   config: Readonly<Config>;
@@ -38,7 +45,7 @@ export interface Daemon {
   metrics: Metrics;
   logger: Logger;
   context: DaemonContext;
-  /** http://host:port once listening. */
+  /** http://host:port once listening; '' when started with `listen: false` (reach it through `app.inject`). */
   url: string;
   stop(reason?: string): Promise<void>;
 }
@@ -56,6 +63,8 @@ export interface DaemonOptions {
   /** Replaces the failover leader election (tests); `leaderSessionTimeoutMs` tunes the Kafka one. */
   election?: LeaderElection;
   leaderSessionTimeoutMs?: number;
+  /** false: open no socket — the routes answer `app.inject` only (unit tests: no sockets). Default true. */
+  listen?: boolean;
 }
 
 export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -64,11 +73,13 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   const metrics = createMetrics();
   // Every adapter call is timed into tagstream_backend_seconds (lib/instrument: a Proxy, adapters unaware).
   const timed = <T extends object>(port: T, backend: string, target: string): T => instrumentPort(port, { backend, target, clock, observe: (labels, s) => metrics.backendSeconds.observe(labels, s) });
-  const log = timed(opts.adapters?.log ?? createCommandLog(config, logger), 'kafka', 'log');
+  const inspection = createInspectionBus({ capacity: config.flightRecorder.capacity });
+  // A partition whose handler threw is delivered again after a back-off of the retry machine (kind log-redelivery).
+  const redelivery = redeliveryWithRetryMachine({ policy: config.retryLoops.logRedelivery, clock: systemClock, inspect: inspection, logger });
+  const log = timed(opts.adapters?.log ?? createCommandLog(config, logger, systemClock, { redelivery }), 'kafka', 'log');
   const stores = new Map([...(opts.adapters?.stores ?? (await createShardStores(config, logger, { clock })))].map(([n, s]) => [n, timed(s, 'postgres', n)]));
   const caches = new Map([...(opts.adapters?.caches ?? createCacheStores(config, logger, clock))].map(([n, c]) => [n, timed(c, 'redis', n)]));
   const search = timed(opts.adapters?.search ?? createSearchIndex(config, logger, clock), 'search', 'index');
-  const inspection = createInspectionBus({ capacity: config.flightRecorder.capacity });
   // One failover leader per deployment, elected by Kafka group membership (README "Running several daemons").
   const daemonId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   let advertisedUrl: string | null = null;
@@ -79,6 +90,14 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     metrics.failoverLeaderTerm.set(s.current?.term ?? 0);
   });
   metrics.failoverLeader.set(0);
+  const stopDelaySampler = startEventLoopDelay({
+    clock,
+    onWindow: (w) => {
+      metrics.eventLoopDelay.set({ quantile: '0.5' }, w.p50);
+      metrics.eventLoopDelay.set({ quantile: '0.99' }, w.p99);
+      metrics.eventLoopDelay.set({ quantile: 'max' }, w.max);
+    },
+  });
   const attached: Feature[] = [];
   let draining = false;
   let started = false;
@@ -89,6 +108,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     logger,
     log,
     stores,
+    inspection,
     onFatal: (path, err) => {
       logger.fatal({ path, err }, 'supervision gave up: the daemon stops (a process supervisor restarts it; replay covers in-flight work)');
       opts.onFatal?.(path, err);
@@ -119,13 +139,26 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     if (e.type === 'actor.restarted') metrics.actorRestarts.inc({ kind: e.path.split('/')[2] ?? 'root' });
     if (e.type === 'actor.dead-letter') metrics.actorDeadLetters.inc();
   });
+  // A revoked privilege or refused credentials stop the actor that met them (no retry, nothing dead-lettered):
+  // an operator is told, in the log, the metric and the alert webhook.
+  tree.system.onLifecycle(
+    operatorAlerts({
+      clock,
+      everyMs: 10 * 60_000,
+      onAlert: (a) => {
+        metrics.operatorAlerts.inc({ kind: a.kind, source: a.source });
+        logger.error({ alert: 'needs-operator', actor: a.path, source: a.source, err: a.error }, `${a.path} stopped on an error only an operator can fix (${a.source}: privileges or credentials); it is restarted with backoff and nothing is dead-lettered meanwhile`);
+        const url = config.dlq.alertWebhook;
+        if (url) void fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: 'tagstream.actor.needs-operator', ...a }), signal: AbortSignal.timeout(5_000) }).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'alert webhook failed'));
+      },
+    }),
+  );
 
   const notReadyReasons = () => {
     const reasons: string[] = [];
     if (!started) reasons.push('starting');
     if (draining) reasons.push('draining (shutdown in progress)');
-    const stopped = tree.system.tree().filter((a) => a.status === 'stopped').map((a) => a.path);
-    if (stopped.length > 0) reasons.push(`actors stopped: ${stopped.join(', ')}`);
+    reasons.push(...actorsNotReady(tree.system.tree()));
     for (const f of attached) reasons.push(...(f.notReady?.() ?? []));
     return reasons;
   };
@@ -153,7 +186,12 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     const cluster = clusterOfShard(config, shardOf(entity, config.shards.count));
     return tree.hold.holdReason(cluster) !== null ? cluster : null;
   };
-  registerWriteRoutes(app, { log, topic: config.kafka.topic, limits: config.commands, applied: tree.applied, tokenSecret: config.http.tokenSecret, clock, isDraining: () => draining, heldCluster });
+  const rowApplied = (entity: string, tag: string, offset: string, timeoutMs: number, signal: AbortSignal) => {
+    const shard = shardOf(entity, config.shards.count);
+    const store = stores.get(clusterOfShard(config, shard));
+    return store ? waitRowApplied(store, clock, { shard, entity, tag, offset }, timeoutMs, signal) : Promise.resolve(null);
+  };
+  registerWriteRoutes(app, { log, topic: config.kafka.topic, limits: config.commands, applied: tree.applied, tokenSecret: config.http.tokenSecret, clock, isDraining: () => draining, heldCluster, consumes: (p) => tree.ingest.consumes(p), rowApplied });
 
   const context: DaemonContext = {
     config,
@@ -166,19 +204,19 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     app,
     faults: new Map<string, FaultAction>(),
     readiness: notReadyReasons,
-    features: new Map(),
+    features: new FeatureRegistry(),
     leader,
   };
   opts.onContext?.(context);
   for (const factory of opts.features ?? defaultFeatures) {
     const f = await factory(context);
     attached.push(f);
-    context.features.set(f.name, f);
+    context.features.attach(f);
   }
   if (config.profile === 'production') context.faults.clear();
   // A cluster whose failover machine is busy (electing, promoting, fencing, degraded…) cannot take writes: hold it.
   tree.hold.setWritableProbe((cluster): Writability => {
-    const failover = context.features.get('failover')?.api as FailoverApi | undefined; // Feature.api is untyped by design
+    const failover = context.features.api(failoverKey);
     const state = failover?.monitors.get(cluster)?.status().state;
     if (state === undefined || state === 'healthy' || state === 'suspect' || state === 'stopped') return { ok: true };
     return { ok: false, reason: `failover machine: ${state}` };
@@ -188,8 +226,15 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
   await tree.start();
   for (const f of attached) await f.start?.();
   started = true;
-  const url = await app.listen({ host: config.http.host, port: config.http.port });
-  advertisedUrl = url;
+  let url = '';
+  if (opts.listen === false) await app.ready();
+  else {
+    url = await app.listen({ host: config.http.host, port: config.http.port });
+    advertisedUrl = config.http.advertisedUrl ?? url;
+    if (!config.http.advertisedUrl && (config.http.host === '0.0.0.0' || config.http.host === '::')) {
+      logger.warn({ url }, 'http.advertisedUrl is not set: NOT_LEADER answers and the leader record name this loopback-looking address; set it to how other hosts reach this daemon');
+    }
+  }
   await leader.join();
   logger.info({ url, profile: config.profile, shards: config.shards.count, clusters: [...stores.keys()] }, 'tagstream started');
 
@@ -216,6 +261,7 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
         for (const c of caches.values()) await c.close().catch(() => undefined);
         await search.close().catch(() => undefined);
         await log.close().catch(() => undefined);
+        stopDelaySampler();
         logger.info('stopped');
       })();
       return stopping;

@@ -82,25 +82,41 @@ export class AppliedBus {
     this.size++;
   }
 
-  /** Resolves with the application, or null after `timeoutMs`. */
-  wait(partition: number, offset: string, timeoutMs: number): Promise<Applied | null> {
+  /** Resolves with the application, or null after `timeoutMs` or once `signal` aborts (the waiter is dropped). */
+  wait(partition: number, offset: string, timeoutMs: number, signal?: AbortSignal): Promise<Applied | null> {
     const key = `${partition}:${offset}`;
     const hit = this.recent.get(partition)?.get(offset);
     if (hit) return Promise.resolve(hit);
+    if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => {
+      const drop = () => {
         const ws = this.waiters.get(key)?.filter((w) => w !== done);
         if (ws?.length) this.waiters.set(key, ws);
         else this.waiters.delete(key);
+      };
+      const giveUp = () => {
+        this.clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        drop();
         resolve(null);
-      }, timeoutMs);
+      };
+      const timer = this.clock.setTimeout(giveUp, timeoutMs);
       const done = (a: Applied | null) => {
         this.clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
         resolve(a);
       };
+      signal?.addEventListener('abort', giveUp, { once: true });
       const list = this.waiters.get(key) ?? [];
       list.push(done);
       this.waiters.set(key, list);
     });
+  }
+
+  /** Waiters registered now (tests and status). */
+  get waiting(): number {
+    let n = 0;
+    for (const ws of this.waiters.values()) n += ws.length;
+    return n;
   }
 }

@@ -6,7 +6,8 @@ import type { ShardStore } from '../adapters/pg/port.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { retryStartup } from '../lib/startup-retry.ts';
+import { retryStartup } from '../machines/retry/startup.ts';
+import type { InspectionBus } from '../machines/inspection.ts';
 import { AppliedBus } from './applied-bus.ts';
 import { createDeadLetterSink, type DeadLetterSink } from './dlq/dead-letter.ts';
 import { HoldBoard, type ClusterHold } from './hold/hold-board.ts';
@@ -27,6 +28,8 @@ export interface TreeDeps {
   log: CommandLog;
   stores: Map<string, ShardStore>;
   onFatal: (path: string, err: unknown) => void;
+  /** The retry telemetry (retry machines and supervision restarts) for the dashboard and metrics. */
+  inspection?: Pick<InspectionBus, 'publish'>;
   hooks?: {
     onBatch?: (info: { shard: number; size: number; changed: number; ms: number }) => void;
     onCommitted?: (partition: number, offset: bigint) => void;
@@ -77,7 +80,7 @@ export function createTree(deps: TreeDeps): Tree {
   setMaxListeners(0, abort.signal);
   const system = new ActorSystem({ clock, logger, name: 'tagstream', onFatal: deps.onFatal });
   const sup = config.supervision;
-  const restart = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs }));
+  const restart = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs, ...(deps.inspection ? { inspect: deps.inspection } : {}) }));
   const supervisorSpec = (name: string, coolDownMs: number) => ({
     name,
     kind: 'supervisor',
@@ -148,6 +151,7 @@ export function createTree(deps: TreeDeps): Tree {
       batchSize: config.writer.batchSize,
       batchWindowMs: config.writer.batchWindowMs,
       signal: abort.signal,
+      ...(deps.inspection ? { inspect: deps.inspection } : {}),
       topic: config.kafka.topic,
       consumer: config.kafka.groupId,
       ...(deps.hooks?.onBatch ? { onBatch: deps.hooks.onBatch } : {}),
@@ -193,6 +197,7 @@ export function createTree(deps: TreeDeps): Tree {
     dlq,
     clock,
     logger: logger.child({ actor: '/tagstream/ingest' }),
+    ...(deps.inspection ? { inspect: deps.inspection } : {}),
     commitIntervalMs: 100,
     onApplied: (p, o, a) => applied.applied(p, o, a),
     ...(deps.hooks?.onCommitted ? { onCommitted: deps.hooks.onCommitted } : {}),
@@ -210,6 +215,9 @@ export function createTree(deps: TreeDeps): Tree {
         }
       : {}),
   });
+  // The ingest runs in its consumer's callbacks, not yet as a supervised actor: routing its batches through an
+  // actor's mailbox (tried in issue 15) let the fleet's one-sided-partition test commit offsets past commands
+  // that were never applied; until that is understood this node only shows it in the tree.
   system.spawn({ name: 'ingest', kind: 'ingest', init: () => null, receive: (s: null) => s }, root);
   const holdSup = system.spawn({ name: 'hold', kind: 'hold-board', init: () => null, receive: (s: null) => s }, root);
   for (const c of refeeders.keys()) system.spawn({ name: `refeed-${c}`, kind: 'refeeder', init: () => null, receive: (s: null) => s }, holdSup);
@@ -237,7 +245,7 @@ export function createTree(deps: TreeDeps): Tree {
       await ingest.rewind(`cluster ${cluster} promoted`);
     },
     async start() {
-      const step = <T>(what: string, fn: () => Promise<T>) => retryStartup(what, fn, { clock, logger, signal: abort.signal });
+      const step = <T>(what: string, fn: () => Promise<T>) => retryStartup(what, fn, { clock, logger, signal: abort.signal, policy: config.retryLoops.startup, ...(deps.inspection ? { inspect: deps.inspection } : {}) });
       await step('creating the command topic', () => deps.log.ensureTopic(config.kafka.topic, config.kafka.partitions));
       await step('creating the dead letter topic', () => deps.log.ensureTopic(config.kafka.dlqTopic, 1));
       await step('creating the parking topic', () => deps.log.ensureTopic(config.kafka.parkingTopic, 1));

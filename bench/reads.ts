@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort } from '../lib/free-port.ts';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config/index.ts';
@@ -25,23 +25,16 @@ const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
+const argStr = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
 const RATE = arg('rate', 5_000);
 const SECONDS = arg('seconds', 10);
 const ENTITIES = arg('entities', 2_000);
 const TAG_POOL = Array.from({ length: 40 }, (_, i) => `tag${i}`);
 const log = (line: string) => console.log(line);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 function request(port: number, method: string, p: string, agent: http.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -75,7 +68,9 @@ async function startDaemonProcess(config: Readonly<Config>, port: number, id: st
     TAGSTREAM_INDEXER__ANALYTICS_GROUP_ID: `${id}-analytics`,
     TAGSTREAM_ELASTICSEARCH__INDEX: id,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --cpu-prof-dir DIR: a V8 CPU profile of the daemon over the whole run (written when it exits on SIGTERM).
+  const prof = argStr('cpu-prof-dir');
+  const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), '--import', 'tsx', 'main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   const agent = new http.Agent({ keepAlive: false });

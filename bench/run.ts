@@ -6,6 +6,8 @@ import path from 'node:path';
 
 const dir = import.meta.dirname;
 const helpers = new Set(['run', 'open-loop', 'raw-http']);
+/** Run only when named: `npm run bench` alone must not take an hour (`npm run bench -- soak`). */
+const namedOnly = new Set(['soak']);
 const all = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && !helpers.has(f.replace(/\.ts$/, '')) && !f.startsWith('_'))
   .map((f) => f.replace(/\.ts$/, ''))
@@ -24,7 +26,7 @@ if (unknown.length) {
   process.exit(2);
 }
 let failed = 0;
-for (const name of wanted.length ? wanted : all) {
+for (const name of wanted.length ? wanted : all.filter((n) => !namedOnly.has(n))) {
   process.stdout.write(`\n=== bench ${name} ===\n`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.ts`), ...passed], { stdio: 'inherit' });
   if (r.status !== 0) failed++;

@@ -17,7 +17,7 @@ export function daemonUrl(config: Readonly<Config>): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
 }
 
-export async function callDaemon<T>(base: string, token: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
+export async function callDaemon<T>(base: string, token: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000, followLeader = true): Promise<T> {
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {
@@ -39,7 +39,10 @@ export async function callDaemon<T>(base: string, token: string, method: 'GET' |
     json = { error: { message: text.slice(0, 500) } };
   }
   if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } }).error;
+    const e = (json as { error?: { code?: string; message?: string; leader?: { url?: string | null } } }).error;
+    // A follower names the failover leader: the request goes there once (never further: no redirect loop).
+    const leaderUrl = e?.code === 'TS_ERR_NOT_LEADER' ? e.leader?.url : undefined;
+    if (res.status === 409 && leaderUrl && followLeader && new URL(leaderUrl).origin !== new URL(base).origin) return callDaemon<T>(leaderUrl, token, method, path, body, timeoutMs, false);
     throw new Error(`${method} ${path}: HTTP ${res.status} ${e?.code ?? ''} ${e?.message ?? ''}`.trim());
   }
   return json as T;

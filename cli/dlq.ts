@@ -17,7 +17,9 @@ export const DLQ_USAGE = `usage: tagstream dlq <list|replay|park> [options]
            to the DLQ, and to the parking topic (with an alert) after dlq.maxReplays
            [--dry-run] [--since <time>] (re-drives handled ones again too) [--limit N]
   park     move pending dead letters to the parking topic without re-driving them  [--dry-run] [--limit N]
-common:    --url <daemon url> (default from http.host/port) | --standalone   --token <admin token>   --json`;
+common:    --url <daemon url> (default from http.host/port; a follower's 409 sends the request on to the leader)
+           | --standalone (straight on the services; replay and park refuse while daemons run, unless --force)
+           --token <admin token>   --json`;
 
 type Out = (s: string) => void;
 
@@ -34,7 +36,7 @@ function formatPass(r: PassResult): string[] {
 }
 
 export async function runDlq(args: string[], out: Out, err: Out, config: Readonly<Config>): Promise<number> {
-  const p = parseArgs(args, { flags: ['all', 'parked', 'dry-run', 'standalone', 'json'], values: ['since', 'limit', 'url', 'token'] });
+  const p = parseArgs(args, { flags: ['all', 'parked', 'dry-run', 'standalone', 'json', 'force'], values: ['since', 'limit', 'url', 'token'] });
   const limit = intOption(p, 'limit', 1, 1_000_000);
   let since: number | undefined;
   try {
@@ -73,6 +75,13 @@ export async function runDlq(args: string[], out: Out, err: Out, config: Readonl
         const records = await s.replayer.list({ ...(limit ? { limit } : {}), ...(p.flags.has('all') ? { all: true } : {}), ...(p.flags.has('parked') ? { parked: true } : {}), ...(since !== undefined ? { since } : {}) });
         print({ records }, [`${records.length} dead letter(s)`, ...records.map(formatDeadLetter)]);
         return 0;
+      }
+      // Passes are a singleton of the deployment's failover leader: beside running daemons a standalone pass would
+      // re-drive, park and alert a dead letter a second time. A dry run changes nothing and may always run.
+      const daemons = p.flags.has('dry-run') || p.flags.has('force') ? 0 : await s.daemonsRunning();
+      if (daemons > 0) {
+        err(`${daemons} daemon(s) of this deployment are running: DLQ passes are their failover leader's. Run it through a daemon (tagstream dlq ${sub} --url <any daemon's URL>; a follower sends you to the leader), or pass --force if you are sure they do not replay now.`);
+        return 1;
       }
       const opts: PassOptions = { action: sub === 'park' ? 'park' : 'replay', ...(p.flags.has('dry-run') ? { dryRun: true } : {}), ...(since !== undefined ? { since } : {}), ...(limit ? { limit } : {}) };
       const r = await s.replayer.pass(opts);

@@ -43,6 +43,11 @@ export function crossChecks(raw: Json): string[] {
   const rInit = num('retry', 'initialMs');
   const rMax = num('retry', 'maxMs');
   if (rInit !== undefined && rMax !== undefined && rMax < rInit) problems.push('retry.maxMs: must be ≥ retry.initialMs');
+  for (const loop of ['sinkPrepare', 'sinkRewind', 'logRedelivery', 'startup']) {
+    const init = num('retryLoops', loop, 'initialMs');
+    const max = num('retryLoops', loop, 'maxMs');
+    if (init !== undefined && max !== undefined && max < init) problems.push(`retryLoops.${loop}.maxMs: must be ≥ retryLoops.${loop}.initialMs`);
+  }
   const inFlight = num('writer', 'groupCommit', 'maxInFlight');
   const pool = num('postgres', 'poolSize');
   if (inFlight !== undefined && pool !== undefined && inFlight > pool) problems.push(`writer.groupCommit.maxInFlight: must be ≤ postgres.poolSize (${pool}): each transaction holds a connection of the primary`);

@@ -1,3 +1,3 @@
 export { loadConfig, ConfigError, maskSecrets } from './load.ts';
-export type { Config, PgClusterConfig, BreakerConfig, RetryConfig } from './schema.ts';
+export type { Config, PgClusterConfig, BreakerConfig, RetryConfig, RetryLoopsConfig } from './schema.ts';
 export * from './local-layout.ts';

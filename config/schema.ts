@@ -40,6 +40,32 @@ const backoffSchema = z.object({
   jitter: z.number().min(0).max(1),
 });
 
+/** A loop's back-off; each field defaults to the loop's own constant, so one field can be set alone. */
+const loopBackoff = (d: { initialMs: number; maxMs: number }) => ({
+  initialMs: z.number().int().positive().default(d.initialMs),
+  multiplier: z.number().min(1).default(2),
+  maxMs: z.number().int().positive().default(d.maxMs),
+  jitter: z.number().min(0).max(1).default(0.2),
+});
+
+/**
+ * The retry loops that retry until they succeed (or are stopped) and have a back-off of their own; the others
+ * use `retry` (sink writes, DLQ re-drives; the shard writers' apply with `retry`'s back-off and no bound) or
+ * `supervision` (restarts). Every one runs through the retry machine (machines/retry/kinds.ts names them).
+ */
+const retryLoopsSchema = z
+  .object({
+    /** A sink's target not ready (index template, tables): tried again until it is. */
+    sinkPrepare: z.object(loopBackoff({ initialMs: 500, maxMs: 15_000 })).default({}),
+    /** A sink consumer re-delivering from its committed offsets after a failed write. */
+    sinkRewind: z.object(loopBackoff({ initialMs: 100, maxMs: 5_000 })).default({}),
+    /** A command-log partition whose handler threw, delivered again. */
+    logRedelivery: z.object(loopBackoff({ initialMs: 100, maxMs: 5_000 })).default({}),
+    /** Start-up steps (topics, migrations): transient errors retried for at most `giveUpAfterMs`. */
+    startup: z.object({ ...loopBackoff({ initialMs: 200, maxMs: 5_000 }), giveUpAfterMs: z.number().int().positive().default(60_000) }).default({}),
+  })
+  .default({});
+
 export const configSchema = z.object({
     profile: z.enum(['embedded', 'local', 'production']),
     log: z.object({
@@ -52,6 +78,11 @@ export const configSchema = z.object({
       port: z.number().int().min(0).max(65535),
       adminToken: z.string().min(16, 'must be at least 16 characters'),
       tokenSecret: z.string().min(16, 'must be at least 16 characters'),
+      /** How other daemons and operators reach this one (named in NOT_LEADER answers and the leader record); default: the address it listens on. */
+      advertisedUrl: z
+        .string()
+        .regex(/^https?:\/\/[^/\s]+/, 'must be an absolute http:// or https:// URL, e.g. http://tagstream-2.zone-b.internal:8080')
+        .optional(),
     }),
     shards: z.object({
       count: z.number().int().min(1).max(4096),
@@ -101,6 +132,7 @@ export const configSchema = z.object({
     commands: z.object({ maxBytes: z.number().int().min(256), maxTagLength: z.number().int().min(1).max(256), maxEntityLength: z.number().int().min(1).max(512) }),
     indexer: z.object({ poolSize: z.number().int().min(1), groupId: z.string().min(1), analyticsGroupId: z.string().min(1) }),
     retry: backoffSchema,
+    retryLoops: retryLoopsSchema,
     breaker: breakerSchema,
     supervision: z.object({ restartInitialMs: z.number().int().positive(), restartMaxMs: z.number().int().positive(), maxRestarts: z.number().int().positive(), withinMs: z.number().int().positive() }),
     failover: z.object({
@@ -166,3 +198,4 @@ export type Config = z.infer<typeof configSchema>;
 export type PgClusterConfig = z.infer<typeof pgClusterSchema>;
 export type BreakerConfig = Config['breaker'];
 export type RetryConfig = Config['retry'];
+export type RetryLoopsConfig = Config['retryLoops'];

@@ -1,6 +1,7 @@
 // Per-cluster applied rates through the drill: samples the daemon's tagstream_applied_commands_total{cluster}
 // from /metrics, so the report shows what each fault cost each cluster (a whole cluster lost must cost only its
-// own shards: issue 17). A daemon restart resets the counters; a drop is read as a restart from zero.
+// own shards: issue 17). A daemon restart resets the counters; a drop is read as a restart from zero. With a
+// fleet, every daemon's counters are sampled and summed (each applies the partitions it holds).
 
 export interface RateSample {
   /** Seconds since the drill started. */
@@ -20,25 +21,34 @@ export function parseApplied(metrics: string): Record<string, number> {
   return out;
 }
 
-export function sampleClusterRates(url: () => string, startedAt: number, everyMs = 2_000) {
+export function sampleClusterRates(url: () => string | string[], startedAt: number, everyMs = 2_000) {
   const samples: RateSample[] = [];
-  const last: Record<string, number> = {};
+  const last = new Map<string, Record<string, number>>();
   const total: Record<string, number> = {};
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      try {
-        const r = await fetch(`${url()}/metrics`, { signal: AbortSignal.timeout(2_000) });
-        const now = parseApplied(await r.text());
-        for (const [c, v] of Object.entries(now)) {
-          const prev = last[c] ?? 0;
-          total[c] = (total[c] ?? 0) + (v >= prev ? v - prev : v);
-          last[c] = v;
-        }
-        samples.push({ t: (Date.now() - startedAt) / 1000, applied: { ...total } });
-      } catch {
-        /* the daemon is down (a drill fault): the next sample stitches */
-      }
+      const urls = [url()].flat();
+      let answered = 0;
+      await Promise.all(
+        urls.map(async (u) => {
+          try {
+            const r = await fetch(`${u}/metrics`, { signal: AbortSignal.timeout(2_000) });
+            const now = parseApplied(await r.text());
+            const seen = last.get(u) ?? {};
+            for (const [c, v] of Object.entries(now)) {
+              const prev = seen[c] ?? 0;
+              total[c] = (total[c] ?? 0) + (v >= prev ? v - prev : v);
+              seen[c] = v;
+            }
+            last.set(u, seen);
+            answered++;
+          } catch {
+            /* the daemon is down (a drill fault): the next sample stitches */
+          }
+        }),
+      );
+      if (answered > 0) samples.push({ t: (Date.now() - startedAt) / 1000, applied: { ...total } });
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();

@@ -1,4 +1,5 @@
-// The daemon under test as a child process, so the drill can SIGKILL it and start it again.
+// The daemon under test as a child process, so the drill can SIGKILL it and start it again, or SIGSTOP it
+// (paused: out of the load's rotation, as a load balancer's health check would take it out) and SIGCONT it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +12,18 @@ export interface DaemonProcess {
   /** Started and answering: from a healthy /healthz until the drill kills it. */
   available(): boolean;
   restarts: number;
+  /** SIGSTOP: the process is frozen (GC pause, VM stall) until resume(). */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  paused(): boolean;
+  pid(): number | undefined;
 }
 
 export function daemonProcess(opts: { root: string; env: Record<string, string>; port: number; logFile: string }): DaemonProcess {
   let child: ChildProcess | null = null;
   let healthy = false;
+  let frozen = false;
   const url = `http://127.0.0.1:${opts.port}`;
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const log = createWriteStream(opts.logFile, { flags: 'a' });
@@ -23,9 +31,22 @@ export function daemonProcess(opts: { root: string; env: Record<string, string>;
     url,
     restarts: 0,
     running: () => child !== null && child.exitCode === null && child.signalCode === null,
-    available: () => healthy && self.running(),
+    available: () => healthy && !frozen && self.running(),
+    paused: () => frozen,
+    pid: () => child?.pid,
+    pause() {
+      if (!child || !self.running()) return;
+      child.kill('SIGSTOP');
+      frozen = true;
+    },
+    resume() {
+      if (!child || !frozen) return;
+      frozen = false;
+      if (self.running()) child.kill('SIGCONT');
+    },
     async start() {
       healthy = false;
+      frozen = false;
       child = spawn(process.execPath, ['--import', 'tsx', path.join(opts.root, 'main.ts')], { cwd: opts.root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.pipe(log, { end: false });
       child.stderr!.pipe(log, { end: false });
@@ -49,6 +70,9 @@ export function daemonProcess(opts: { root: string; env: Record<string, string>;
       const c = child;
       healthy = false;
       if (!c || !self.running()) return;
+      // A frozen process acts on no signal but SIGKILL until it is thawed.
+      if (frozen && signal !== 'SIGKILL') self.resume();
+      frozen = false;
       const exited = new Promise<void>((r) => c.once('exit', () => r()));
       c.kill(signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);

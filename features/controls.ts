@@ -1,6 +1,6 @@
 // What the operator surface (dashboard, CLI) needs from the other features. A feature offers a control by
-// putting it on its `api` under the key named here (e.g. `api: { breakers: myBreakerControl }`); the dashboard
-// finds it at request time, so feature order does not matter and a missing control is reported, not fatal.
+// putting it on its `controls` (e.g. `controls: { breakers: myBreakerControl }`); the dashboard finds it at
+// request time, so feature order does not matter and a missing control is reported, not fatal.
 import type { Feature } from './feature.ts';
 
 export type ForcedBreakerState = 'open' | 'closed' | 'disabled' | 'metrics-only';
@@ -17,7 +17,7 @@ export interface BreakerView {
   rejected?: number;
 }
 
-/** `api.breakers` — typically the reads/cache feature. Machines must be created with id `breaker:<name>`. */
+/** `controls.breakers` — typically the reads/cache feature. Machines must be created with id `breaker:<name>`. */
 export interface BreakerControl {
   list(): BreakerView[];
   force(name: string, state: ForcedBreakerState): void | Promise<void>;
@@ -32,7 +32,7 @@ export interface DlqReplayResult {
   remaining?: number;
 }
 
-/** `api.dlq` — the indexing/DLQ feature. */
+/** `controls.dlq` — the indexing/DLQ feature. */
 export interface DlqControl {
   /** Records in the DLQ not yet replayed; when absent the dashboard counts the topic's records itself. */
   depth?(): number | Promise<number>;
@@ -46,12 +46,18 @@ export interface SwitchoverResult {
 }
 
 /**
- * `api.switchover` — the failover feature: a planned promotion of a replica (the most caught-up one unless a
- * target is named). Either an object with a `switchover` method or the function itself; it may resolve to
- * nothing when the promotion completes asynchronously (the failover machine then shows its progress).
+ * `controls.switchover` — the failover feature: a planned promotion of a replica (the most caught-up one unless
+ * a target is named). It may resolve to nothing when the promotion completes asynchronously (the failover machine then shows its progress).
  */
 export interface SwitchoverControl {
   switchover(cluster: string, opts: { target?: string }): Promise<SwitchoverResult | void>;
+}
+
+/** What a feature offers the operator surface (`Feature.controls`); each is optional. */
+export interface FeatureControls {
+  breakers?: BreakerControl;
+  dlq?: DlqControl;
+  switchover?: SwitchoverControl;
 }
 
 export interface OperatorControls {
@@ -60,22 +66,13 @@ export interface OperatorControls {
   switchover: { feature: string; control: SwitchoverControl } | null;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const hasFns = (v: unknown, ...names: string[]): boolean => isObject(v) && names.every((n) => typeof v[n] === 'function');
-
-/** The controls the attached features offer right now (duck-typed: features do not import the dashboard). */
+/** The controls the attached features offer right now: every breaker provider, the first DLQ and switchover. */
 export function findControls(features: Iterable<Feature>): OperatorControls {
   const out: OperatorControls = { breakers: [], dlq: null, switchover: null };
-  for (const f of features) {
-    const api = f.api;
-    if (!isObject(api)) continue;
-    if (hasFns(api.breakers, 'list', 'force')) out.breakers.push({ feature: f.name, control: api.breakers as BreakerControl });
-    if (!out.dlq && hasFns(api.dlq, 'replay')) out.dlq = { feature: f.name, control: api.dlq as DlqControl };
-    if (!out.switchover && hasFns(api.switchover, 'switchover')) out.switchover = { feature: f.name, control: api.switchover as SwitchoverControl };
-    else if (!out.switchover && typeof api.switchover === 'function') {
-      const fn = api.switchover as (cluster: string, opts: { target?: string }) => Promise<SwitchoverResult | void>;
-      out.switchover = { feature: f.name, control: { switchover: (cluster, opts) => fn.call(api, cluster, opts) } };
-    }
+  for (const { name: feature, controls: c } of features) {
+    if (c?.breakers) out.breakers.push({ feature, control: c.breakers });
+    if (c?.dlq && !out.dlq) out.dlq = { feature, control: c.dlq };
+    if (c?.switchover && !out.switchover) out.switchover = { feature, control: c.switchover };
   }
   return out;
 }

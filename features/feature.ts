@@ -12,6 +12,8 @@ import type { InspectionBus } from '../machines/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
+import type { FeatureControls } from './controls.ts';
+import type { FeatureRegistry } from './registry.ts';
 
 export interface Adapters {
   log: CommandLog;
@@ -41,8 +43,8 @@ export interface DaemonContext {
   faults: Map<string, FaultAction>;
   /** Why the daemon is not ready right now (what /readyz answers); empty when ready. */
   readiness?(): string[];
-  /** Other features, by name, once they are attached (a later feature may use an earlier one's API). */
-  features: Map<string, Feature>;
+  /** The attached features and the APIs they provide, looked up by typed key (features/keys.ts). */
+  features: FeatureRegistry;
   /** The deployment's failover leader as this daemon sees it (several daemons; absent in tests that attach none). */
   leader?: Leader;
 }
@@ -56,8 +58,8 @@ export interface Feature {
   /** Empty when ready; otherwise reasons. */
   notReady?(): string[];
   status?(): unknown;
-  /** Anything the feature exposes to others (e.g. the failover feature's topology API). */
-  api?: unknown;
+  /** What the operator surface (dashboard, CLI) may drive through this feature: breakers, DLQ replay, switchover. */
+  controls?: FeatureControls;
 }
 
 export type FeatureFactory = (ctx: DaemonContext) => Feature | Promise<Feature>;

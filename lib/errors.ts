@@ -68,3 +68,46 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** What an adapter decided about a driver's error (lib/classify's Classification, restated to keep lib/errors free of imports). */
+export interface BackendVerdict {
+  class: 'retry' | 'reroute' | 'poison' | 'fatal';
+  /** Where the decision came from, e.g. `pg:40001`, `es:429`, `node:ECONNREFUSED`. */
+  source: string;
+}
+
+/**
+ * A driver's error as its adapter classified it at the boundary: the adapter alone knows SQLSTATEs, errnos,
+ * Redis replies, Elasticsearch statuses and kafkajs types; lib/classify reads `class` and `source` only. The
+ * driver's own `code` and message stay (logs and callers read them), the driver's error is the `cause`.
+ */
+export class BackendError extends Error {
+  readonly class: BackendVerdict['class'];
+  readonly source: string;
+  readonly retriable: boolean;
+  /** The driver's code (SQLSTATE, errno, …) when it had one. */
+  declare readonly code?: string;
+
+  constructor(verdict: BackendVerdict, original: unknown) {
+    // Errors come at the rate calls come during an outage: the driver's stack is kept instead of capturing a second.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(errorMessage(original), { cause: original });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.name = 'BackendError';
+    this.class = verdict.class;
+    this.source = verdict.source;
+    this.retriable = verdict.class === 'retry' || verdict.class === 'reroute';
+    const code = (original as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' || typeof code === 'number') (this as { code?: string }).code = String(code);
+    const stack = original instanceof Error ? original.stack : undefined;
+    if (stack) this.stack = stack;
+  }
+}
+
+export function isBackendError(err: unknown): err is BackendError {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'BackendError' && typeof (err as { source?: unknown }).source === 'string';
+}

@@ -21,6 +21,7 @@ export function createMetrics() {
     breakerTransitions: new client.Counter({ name: 'tagstream_breaker_transitions_total', help: 'Breaker state transitions', labelNames: ['breaker', 'from', 'to'], registers: [registry] }),
     actorRestarts: new client.Counter({ name: 'tagstream_actor_restarts_total', help: 'Actor restarts', labelNames: ['kind'], registers: [registry] }),
     actorDeadLetters: new client.Counter({ name: 'tagstream_actor_dead_letters_total', help: 'Messages sent to stopped actors', registers: [registry] }),
+    operatorAlerts: new client.Counter({ name: 'tagstream_operator_alerts_total', help: 'Alerts raised for an actor stopped by an error only an operator can fix (privileges, credentials)', labelNames: ['kind', 'source'], registers: [registry] }),
     mailboxDepth: new client.Gauge({ name: 'tagstream_actor_mailbox_depth', help: 'Messages waiting in an actor mailbox', labelNames: ['actor'], registers: [registry] }),
     failovers: new client.Counter({ name: 'tagstream_failovers_total', help: 'Cluster failovers by outcome', labelNames: ['cluster', 'outcome'], registers: [registry] }),
     failoverSeconds: new client.Histogram({ name: 'tagstream_failover_seconds', help: 'Time from primary loss detected to writes flowing on the new primary', labelNames: ['cluster'], buckets: [0.5, 1, 2, 5, 10, 20, 30, 60], registers: [registry] }),
@@ -48,6 +49,7 @@ export function createMetrics() {
     heldCommands: new client.Counter({ name: 'tagstream_held_commands_total', help: 'Commands produced to a cluster\'s hold topic', labelNames: ['cluster'], registers: [registry] }),
     refedCommands: new client.Counter({ name: 'tagstream_refed_commands_total', help: 'Held commands handed back to a cluster\'s shard writers by its re-feeder', labelNames: ['cluster'], registers: [registry] }),
     appliedCommands: new client.Counter({ name: 'tagstream_applied_commands_total', help: 'Commands applied on a cluster\'s primary (per-cluster write rate)', labelNames: ['cluster'], registers: [registry] }),
+    eventLoopDelay: new client.Gauge({ name: 'tagstream_event_loop_delay_seconds', help: 'Event-loop delay over the last 10 s window (quantile 0.5, 0.99, or max): how long a ready callback waited for the daemon\'s one thread', labelNames: ['quantile'], registers: [registry] }),
     httpRequests: new client.Counter({ name: 'tagstream_http_requests_total', help: 'HTTP requests by route and status class', labelNames: ['route', 'status'], registers: [registry] }),
   };
   client.collectDefaultMetrics({ register: registry, prefix: 'tagstream_' });

@@ -49,7 +49,8 @@ export type EntityLookup =
   | { kind: 'bypass' }
   /** A hit or a miss: a database answer may be written back under `epoch` if it was read at or after `bar`. */
   | { kind: 'hit'; tags: string[]; lsn: string; epoch: string; bar: string | undefined }
-  | { kind: 'miss'; epoch: string; bar: string | undefined };
+  /** `stale`: the entry this epoch has, older than `bar` — only ever served when the database cannot answer (issue 17). */
+  | { kind: 'miss'; epoch: string; bar: string | undefined; stale?: { tags: string[]; lsn: string } };
 
 export type PopularLookup = { kind: 'bypass' } | { kind: 'hit'; entry: PopularEntry } | { kind: 'miss'; epoch: string };
 
@@ -107,7 +108,7 @@ export class CacheShard {
     const bar = higherLsn(floor, epochFloor);
     const entry = decodeEntity(raw);
     if (entry && lsnAtLeast(entry.lsn, bar)) return this.result('hit', { kind: 'hit', tags: entry.tags, lsn: entry.lsn, epoch, bar });
-    return this.result(entry ? 'stale' : 'miss', { kind: 'miss', epoch, bar });
+    return entry ? this.result('stale', { kind: 'miss', epoch, bar, stale: { tags: entry.tags, lsn: entry.lsn } }) : this.result('miss', { kind: 'miss', epoch, bar });
   }
 
   /** Fire and forget: a failed write-back costs a miss later, never a stale answer. */

@@ -8,7 +8,7 @@ import { classify } from '../../lib/classify.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
 import { commandTime, shardOf, validateCommand, type CommandLimits } from '../../lib/command.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { runWithRetry, type RetryPolicy } from '../../machines/index.ts';
+import { runWithRetry, type InspectionBus, type RetryPolicy } from '../../machines/index.ts';
 import type { SourceRecord } from '../sink/target.ts';
 import { errorCode, type WriteOutcome } from '../sink/write-with-retry.ts';
 
@@ -44,6 +44,8 @@ export interface WritersRedriveDeps {
   limits: CommandLimits;
   clock: Clock;
   retry: RetryPolicy;
+  /** The retry telemetry (the dashboard's retry card). */
+  inspect?: Pick<InspectionBus, 'publish'>;
   /** How long to wait for a replica to confirm the write (contract 3) before calling it held. */
   replicationWaitMs?: number;
 }
@@ -71,7 +73,9 @@ async function applyOne(rec: SourceRecord, deps: WritersRedriveDeps, signal?: Ab
   const res = await runWithRetry(() => store.applyBatch([{ shard, entity: c.entity, tag: c.tag, attached: c.op === 'attach', partition: rec.partition, offset: rec.offset, at: commandTime(c) }]), {
     clock: deps.clock,
     policy: deps.retry,
-    id: 'retry:writers-redrive',
+    kind: 'dlq-redrive',
+    detail: 'writers',
+    ...(deps.inspect ? { inspect: deps.inspect } : {}),
     ...(signal ? { signal } : {}),
   });
   if (!res.ok) {

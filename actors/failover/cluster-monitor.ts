@@ -8,14 +8,20 @@
 import type { Actor } from 'xstate';
 import { notLeader } from '../leader/leader.ts';
 import type { ControlLog, Decision, EpochRecord } from '../leader/control-log.ts';
+import { nextEpoch, startingEpoch } from '../leader/epoch.ts';
 import type { ClusterControl, NodeProbe, ShardStore, Topology } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
+import { classify } from '../../lib/classify.ts';
 import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createFailoverMachine, createMachineActor, probeToEvent, type FailoverMachine, type FailoverMachineConfig, type FailoverSummary, type InspectionBus } from '../../machines/index.ts';
-import { failoverEffects } from './effects.ts';
+import { compareLsn } from '../../machines/failover/lsn.ts';
+import { failoverEffects, refuseIfPrimaryAnswers } from './effects.ts';
 import { PatroniFollower } from './patroni-follower.ts';
 import { fetchPatroniView, memberApi, patroniPost, type FetchPatroniView, type PatroniMember } from './patroni.ts';
+
+/** How long a promotion may wait for the other replicas to stream from the candidate (see cascade()). */
+const CASCADE_BUDGET_MS = 3_000;
 
 export interface ClusterMonitorDeps {
   store: ShardStore;
@@ -65,7 +71,13 @@ export interface ClusterMonitorStatus {
   /** Patroni mode: the last /cluster answer and when it was asked (clock ms). */
   patroni?: { leader: string | null; members: PatroniMember[]; at: number } | null;
   /** Several daemons: whether this daemon acts for the cluster, and the latest decision epoch it applied. */
-  leadership?: { acting: boolean; epoch: number; latest: Pick<EpochRecord, 'epoch' | 'decision' | 'daemonId' | 'term' | 'at'> | null };
+  leadership?: { acting: boolean; epoch: number; recorded: number; latest: Pick<EpochRecord, 'epoch' | 'decision' | 'daemonId' | 'term' | 'at'> | null };
+}
+
+/** The monitor's actor, as the monitor uses it (./monitor-actor.ts). */
+export interface MonitorMailbox {
+  /** Asks for a probe round now (the actor schedules the ones after it). */
+  round(): void;
 }
 
 export interface SwitchoverOutcome {
@@ -94,6 +106,14 @@ export class ClusterMonitor {
   private unsubscribe: (() => void) | null = null;
   /** The latest decision epoch this monitor applied or published; a leader's steps are planned on it. */
   private epoch = 0;
+  /** The epoch recorded on the cluster's primary (read at start, raised by each decision this daemon records). */
+  private recorded = 0;
+  private recordedKnown = false;
+  private recording: Promise<void> = Promise.resolve();
+  /** The round its actor is running (stop() waits for it). */
+  private inRound: Promise<void> = Promise.resolve();
+  /** The last step's publication (in the background: the machine goes on once the act is done). */
+  private publishing: Promise<void> = Promise.resolve();
   private term = 0;
 
   constructor(private readonly deps: ClusterMonitorDeps) {
@@ -122,15 +142,22 @@ export class ClusterMonitor {
     return this.deps.store.cluster;
   }
 
-  start(): void {
+  /**
+   * Starts probing. `via`: the monitor's actor (./monitor-actor.ts) — each probe round is a message to it, so a
+   * round that crashes is its supervisor's to restart. Without it (tests of the monitor alone) a loop runs the
+   * rounds.
+   */
+  start(via?: MonitorMailbox): void {
     const { deps } = this;
     // A starting daemon routes by the latest decision (the leader's control log was read before features start).
     const rec = this.gated ? deps.leader!.control.latest(this.cluster) : null;
     this.actor = this.createActor(rec && rec.topology.primary !== deps.store.topology().primary ? rec.topology : deps.store.topology());
     if (rec) this.loops.push(this.applyLatest());
+    if (this.gated) this.loops.push(this.readRecorded(deps.store.topology().primary));
     // A follower applies a decision as soon as it is read; the probe round re-checks it too.
     if (this.gated) this.unsubscribe = deps.leader!.control.onEpoch((r) => void (r.cluster === this.cluster && !this.acting && this.applyLatest()));
-    this.loops.push(this.run());
+    if (via) via.round();
+    else this.loops.push(this.run());
     if (this.follower) this.loops.push(this.follower.run(this.stop$.signal));
   }
 
@@ -141,18 +168,55 @@ export class ClusterMonitor {
     const step =
       <A extends unknown[]>(decision: Decision, fn: (...a: A) => Promise<void>, after: (...a: A) => { topology: Topology; detail?: Record<string, unknown> }) =>
       async (...a: A): Promise<void> => {
+        const t0 = this.deps.clock.now();
         await this.guard(decision).catch((err: unknown) => {
           this.deps.logger.error({ step: decision, err: errorMessage(err) }, 'step not taken: this daemon may not act on it');
           throw err;
         });
         const planned = after(...a);
+        const t1 = this.deps.clock.now();
         await fn(...a);
-        await this.publish(decision, planned.topology, planned.detail);
+        // Where a step's time went (the log line of its publication): the leadership check, the act itself.
+        const ms = { guard: t1 - t0, act: this.deps.clock.now() - t1 };
+        // The act is done and the nodes show it: the machine goes on (a promotion reroutes this daemon's writers
+        // now, not after a Kafka round trip). The next step's guard waits for this publication first.
+        this.publishing = this.publishing.then(() => this.publish(decision, planned.topology, { ...planned.detail, ms }));
       };
     return Object.assign(Object.create(c) as ClusterControl, {
+      // The election asks the replicas on the store's long-lived probe sessions: no connection to open, which on a
+      // starved machine took longer than the probe timeout and left the cluster degraded for a retry. Fenced nodes
+      // (the store does not reach them) are asked through the control plane.
+      probeNode: (node: string) => this.probeNode(node),
+      // The promotion is about to be checked and taken: its session opens while the candidate and the old primary
+      // are asked. (Its leadership check is not started ahead: tried, the fleet's one-sided-partition test then
+      // committed offsets past commands it never applied, in most runs; the check stays right before the step.)
+      prepare: (node: string, timeoutMs: number) => c.prepare?.(node, timeoutMs),
       promote: step(
         'promote',
-        (node: string, ms: number) => c.promote(node, ms),
+        async (node: string, ms: number) => {
+          const clock = this.deps.clock;
+          const t0 = clock.now();
+          let cascadeMs = 0;
+          if (this.gated) {
+            const old = this.machineTopology().primary;
+            const cascaded = await this.cascade(node, Math.min(ms, CASCADE_BUDGET_MS));
+            cascadeMs = clock.now() - t0;
+            // The cascade can take seconds: the old primary may be back (resumed) by now. Then the cascaded
+            // replicas go back to the upstream each streamed from. (Nothing cascaded: the check made just before
+            // this step stands.)
+            if (cascaded.length > 0) await refuseIfPrimaryAnswers({ probeNode: (n) => this.probeNode(n) }, old, node).catch(async (err: unknown) => {
+              for (const { node: r, from } of cascaded) {
+                await c.repoint(r, from).catch((e: unknown) => this.deps.logger.warn({ replica: r, upstream: from, err: errorMessage(e) }, 'could not point a replica back at its upstream after an abandoned failover'));
+              }
+              throw err;
+            });
+          }
+          const t1 = clock.now();
+          this.deps.logger.warn({ node, oldPrimary: this.machineTopology().primary }, 'promoting replica');
+          this.deps.onPromote?.(node);
+          await c.promote(node, ms);
+          this.deps.logger.warn({ node, cascadeMs, checkMs: t1 - t0 - cascadeMs, promoteMs: clock.now() - t1 }, 'promoted');
+        },
         (node: string) => {
           const t = this.machineTopology();
           return { topology: { primary: node, replicas: t.replicas.filter((r) => r !== node && r !== t.primary), fenced: [...new Set([...t.fenced.filter((f) => f !== node), t.primary])] }, detail: { node, from: t.primary, reason: this.actor?.getSnapshot().context.current?.reason ?? null } };
@@ -172,9 +236,81 @@ export class ClusterMonitor {
     });
   }
 
+  /**
+   * Before a promotion (several daemons): the other replicas stream from the candidate, not from the old
+   * primary. A primary only this daemon lost (a one-sided partition) is still writable for the others and still
+   * streams to its replicas: a write another daemon makes there, replayed by a replica after the candidate was
+   * promoted, would prove replication of a write the new timeline lacks, and its offset would commit. Cascaded,
+   * a replica holds only WAL the candidate has flushed, which its promotion keeps; the candidate is first let
+   * catch up to what they had received. Bounded: past the budget the failover goes on (logged).
+   */
+  private async cascade(candidate: string, budgetMs: number): Promise<Array<{ node: string; from: string }>> {
+    const { control: c, clock, logger } = this.deps;
+    const t = this.machineTopology();
+    const deadline = clock.now() + budgetMs;
+    const cascaded: Array<{ node: string; from: string }> = [];
+    // Every other node but the old primary and fenced ones: a replica this daemon does not route reads to (it
+    // cannot see the old primary's pg_stat_replication in a partition) may stream from it all the same.
+    const others = this.deps.control.nodes.filter((x) => x !== candidate && x !== t.primary && !t.fenced.includes(x));
+    const probed = await Promise.all(others.map((r) => this.probeNode(r))); // at once: each is a round trip
+    for (const [i, r] of others.entries()) {
+      const p = probed[i]!;
+      if (!p.up || p.role !== 'replica') continue;
+      // Only a replica that streams from someone else right now can receive WAL the candidate lacks; one that
+      // streams from nobody (the usual case: the old primary is dead) is repointed after the promotion as before.
+      // An upstream this daemon cannot name (the old primary as the replica reaches it, at an address this daemon
+      // does not use — a partition seen through another path) is someone else all the same: cascaded.
+      if (p.receiver?.status !== 'streaming' || p.receiver.upstream === candidate) continue;
+      try {
+        await c.repoint(r, candidate);
+        cascaded.push({ node: r, from: p.receiver.upstream ?? t.primary });
+      } catch (err) {
+        logger.warn({ replica: r, candidate, err: errorMessage(err) }, 'could not point a replica at the candidate before its promotion');
+      }
+    }
+    if (cascaded.length === 0) return cascaded;
+    // Each receives from the candidate now (or from nobody): nothing more comes from the old primary.
+    let received: string | undefined;
+    for (;;) {
+      const probes = await Promise.all(cascaded.map((r) => this.probeNode(r.node)));
+      const fromOld = probes.filter((p) => p.up && p.receiver?.status === 'streaming' && p.receiver.upstream !== candidate);
+      if (fromOld.length === 0) {
+        received = probes.reduce<string | undefined>((m, p) => (p.up && compareLsn(p.receiveLsn ?? p.replayLsn, m) > 0 ? (p.receiveLsn ?? p.replayLsn) : m), undefined);
+        break;
+      }
+      if (clock.now() >= deadline) {
+        logger.error({ candidate, still: fromOld.map((p) => p.name) }, 'replicas still stream from the old primary: promoting anyway');
+        return cascaded;
+      }
+      await sleep(clock, 20, this.stop$.signal);
+    }
+    // The candidate has everything they received (at once when the old primary is dead: it was elected for it).
+    for (;;) {
+      const p = await this.probeNode(candidate);
+      if (compareLsn(p.receiveLsn ?? p.replayLsn, received) >= 0) break;
+      if (clock.now() >= deadline) {
+        logger.error({ candidate, at: p.receiveLsn ?? null, replicasAt: received }, 'the candidate did not catch up with the other replicas: promoting anyway');
+        return cascaded;
+      }
+      await sleep(clock, 20, this.stop$.signal);
+    }
+    logger.warn({ candidate, cascaded: cascaded.map((x) => x.node), upTo: received ?? null }, 'replicas stream from the candidate before its promotion');
+    return cascaded;
+  }
+
+  /**
+   * A node as the failover steps see it: on the store's long-lived probe session (no connection opened per probe,
+   * which on a loaded machine took longer than the probe timeout), or through the control plane for a node the
+   * store keeps fenced (it never connects to those).
+   */
+  private probeNode(node: string): Promise<NodeProbe> {
+    return this.deps.store.topology().fenced.includes(node) ? this.deps.control.probeNode(node) : this.deps.store.probeNode(node);
+  }
+
   /** Before a step: this daemon still leads (fresh check) and nobody decided anything since its plan. */
   private async guard(step: string): Promise<void> {
     if (!this.gated) return;
+    await this.publishing; // the previous step's decision is in the log before the next one is planned on it
     const lead = this.deps.leader!;
     this.term = await lead.check(`${this.cluster}: ${step}`);
     const latest = lead.control.latest(this.cluster)?.epoch ?? 0;
@@ -189,18 +325,54 @@ export class ClusterMonitor {
   private async publish(decision: Decision, topology: Topology, detail?: Record<string, unknown>): Promise<void> {
     if (!this.gated) return;
     const lead = this.deps.leader!;
-    const epoch = Math.max(this.epoch, lead.control.latest(this.cluster)?.epoch ?? 0) + 1;
+    // Published after the act (in the background): a leader paused in between (SIGSTOP, a long GC) wakes with a
+    // lapsed lease and publishes nothing it decided before; the leader after it publishes from what the nodes say.
+    if (!lead.isLeader() || lead.currentTerm() !== this.term) {
+      this.deps.logger.error({ decision, topology, term: this.term }, 'decision not published: this daemon no longer leads (its successor decides from what the nodes say)');
+      return;
+    }
+    // Not read at start (the primary did not answer): the node this decision names has it (replicated).
+    if (!this.recordedKnown) await this.readRecorded(topology.primary);
+    const epoch = nextEpoch(this.epoch, lead.control.latest(this.cluster)?.epoch, this.recorded);
     const rec: EpochRecord = { cluster: this.cluster, epoch, decision, topology, term: this.term, daemonId: lead.daemonId, at: this.deps.clock.now(), ...(detail ? { detail } : {}) };
+    const started = this.deps.clock.now();
     try {
       await lead.control.publishEpoch(rec);
       const cur = lead.control.latest(this.cluster);
       if (cur?.epoch === epoch && cur.daemonId === lead.daemonId) {
         this.epoch = epoch;
         this.deps.onEpoch?.(epoch);
-        this.deps.logger.warn({ epoch, decision, topology, detail }, 'topology decision published');
+        this.deps.logger.warn({ epoch, decision, topology, detail, publishMs: this.deps.clock.now() - started }, 'topology decision published');
+        // In the background: the failover goes on (the row is monotonic, so the order of writes does not matter).
+        this.recording = this.recording.then(() => this.record(rec));
       } else this.deps.logger.error({ epoch, decision, latest: cur }, 'another daemon published this epoch first');
     } catch (err) {
       this.deps.logger.error({ err, epoch, decision }, 'could not publish the topology decision (followers learn it from the nodes)');
+    }
+  }
+
+  /** The decision's epoch on the primary it names (issue 14: recorded on the promoted primary itself). */
+  private async record(rec: EpochRecord): Promise<void> {
+    const node = rec.topology.primary;
+    try {
+      await this.deps.control.recordEpoch(node, { cluster: rec.cluster, epoch: rec.epoch, daemonId: rec.daemonId, term: rec.term, decision: rec.decision, at: rec.at });
+      this.recorded = Math.max(this.recorded, rec.epoch);
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), node, epoch: rec.epoch }, 'could not record the epoch on the primary (the control log has it)');
+    }
+  }
+
+  /** Start-up: the epoch recorded on the primary, so a decision of ours is never numbered below it. */
+  private async readRecorded(node: string): Promise<void> {
+    try {
+      const r = await this.deps.control.readEpoch(node);
+      this.recorded = Math.max(this.recorded, r?.epoch ?? 0);
+      this.recordedKnown = true;
+      const starting = startingEpoch(this.deps.leader!.control.latest(this.cluster)?.epoch, r?.epoch);
+      this.deps.onEpoch?.(Math.max(this.epoch, starting));
+      if (r) this.deps.logger.info({ node, recorded: r.epoch, starting }, 'epoch recorded on the primary read');
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), node }, 'could not read the epoch recorded on the primary');
     }
   }
 
@@ -215,7 +387,6 @@ export class ClusterMonitor {
         promoteTimeoutMs: deps.machine.promoteTimeoutMs ?? 30_000,
         catchUpTimeoutMs: deps.machine.switchoverTimeoutMs ?? 10_000,
         fenceMode: deps.mode === 'patroni' ? 'sessions' : 'read-only',
-        ...(deps.onPromote ? { onPromote: deps.onPromote } : {}),
       }),
     });
     const actor = createMachineActor(machine, { clock: deps.clock, id: `failover:${this.cluster}`, inspect: deps.inspection, input: { cluster: this.cluster, topology, mode: deps.mode } });
@@ -228,6 +399,8 @@ export class ClusterMonitor {
       deps.logger.warn({ summary: e.summary }, 'failover completed');
       deps.onCompleted?.(e.summary);
     });
+    actor.on('failover.unobserved', () => deps.logger.warn('no probe result for as long as a failover waits: this daemon stalled; suspicion dropped, the next probes decide'));
+    actor.on('failover.abandoned', (e) => deps.logger.warn({ primary: e.primary, candidate: e.candidate }, 'failover abandoned before the promotion: the old primary answers again and accepts writes'));
     actor.on('failover.degraded', (e) => deps.logger.error({ oldPrimary: e.oldPrimary }, 'no replica can be promoted: the cluster is down'));
     actor.on('failover.started', (e) => deps.logger.error({ reason: e.reason, oldPrimary: e.oldPrimary }, 'failover started'));
     actor.on('failover.aborted', (e) =>
@@ -256,7 +429,6 @@ export class ClusterMonitor {
 
   /** Follower: routes by the latest decision of the leader (and stays ready to lead from it). */
   private async follow(probes: NodeProbe[]): Promise<void> {
-    await this.deps.leader!.control.refresh();
     await this.applyLatest();
     await this.serially(() => this.deriveAsFollower(probes));
   }
@@ -337,6 +509,46 @@ export class ClusterMonitor {
     this.deps.logger.warn({ replicas, readmit }, 'replicas follow what Patroni runs');
   }
 
+  /** Milliseconds between the end of a probe round and the start of the next. */
+  get probeIntervalMs(): number {
+    return this.deps.machine.probeIntervalMs;
+  }
+
+  get stopped(): boolean {
+    return this.stop$.signal.aborted;
+  }
+
+  /**
+   * One probe round (a message to the monitor's actor). A failure the backends explain (a timeout, a refused
+   * connection: retryable) is logged and the next round tries again; anything else is a defect and is thrown —
+   * the actor crashes and its supervisor restarts it (restarted()).
+   */
+  async roundOnce(): Promise<void> {
+    const round = this.round();
+    this.inRound = round.catch(() => undefined);
+    try {
+      await round;
+    } catch (err) {
+      if (this.stopped) return; // stopping: a round cut short is no crash
+      const c = classify(err).class;
+      if (c === 'retry' || c === 'reroute') this.deps.logger.warn({ err }, 'monitor round failed');
+      else throw err;
+    }
+  }
+
+  /**
+   * After its actor crashed and was restarted: nothing it was planning is trusted. A fresh machine on the
+   * routing the store has; the next round starts from the latest decision (as after a change of leadership), and
+   * a failover under way is finished from what the nodes say (a promoted candidate shows it on its timeline).
+   */
+  restarted(): void {
+    this.actingTerm = this.gated ? null : this.actingTerm;
+    if (this.gated) this.acting = false;
+    this.actor?.stop();
+    this.actor = this.createActor(this.deps.store.topology());
+    this.deps.logger.warn({ topology: this.deps.store.topology() }, 'monitor restarted: a fresh failover machine on the current routing');
+  }
+
   private async run(): Promise<void> {
     const { deps } = this;
     while (!this.stop$.signal.aborted) {
@@ -366,10 +578,17 @@ export class ClusterMonitor {
     }
     const actor = this.actor!;
     const epoch = this.topologyEpoch;
+    // A follower reads the control log up to its end while it probes (two round trips at once, not one after the
+    // other: the round that sees a promotion switches writes sooner). A log it cannot read does not stop it from
+    // following what the nodes say.
+    const following = this.gated && !this.acting;
+    const refreshed = following ? this.deps.leader!.control.refresh().then(() => true, (err: unknown) => (this.deps.logger.debug({ err: errorMessage(err) }, 'control log not read to its end: following the nodes'), false)) : null;
     const probes = await this.deps.store.probe();
     this.lastProbe = probes;
     if (this.stop$.signal.aborted) return;
-    if (this.gated && !this.acting) {
+    if (following) {
+      // Bounded: a control log that does not answer (Kafka down) holds the round no longer than a probe.
+      await Promise.race([refreshed, sleep(this.deps.clock, this.deps.machine.probeTimeoutMs, this.stop$.signal).catch(() => undefined)]);
       await this.follow(probes);
       // Every daemon lists a returned old primary as diverged (contract 11); only the leader fences it.
       if (++this.rounds % 4 === 0) await this.checkFenced(this.deps.store.topology(), false);
@@ -495,7 +714,7 @@ export class ClusterMonitor {
     const next: Topology = { primary: t.primary, replicas: [...new Set([...t.replicas, node])], fenced: t.fenced.filter((f) => f !== node) };
     await this.deps.store.setTopology(next);
     this.setMachineTopology(next);
-    await this.publish('adopt', next, { node });
+    await (this.publishing = this.publishing.then(() => this.publish('adopt', next, { node })));
     this.diverged.delete(node);
     this.refenced.delete(node); // fenced again later, it must be fenced (and confirmed) again
     this.deps.logger.warn({ node, topology: next }, 'node adopted as a replica: reads may be routed to it again');
@@ -523,14 +742,14 @@ export class ClusterMonitor {
       diverged: [...this.diverged],
       lastProbe: this.lastProbe,
       ...(this.follower ? { patroni: last ? { leader: last.view.leader, members: last.view.members, at: last.at } : null } : {}),
-      ...(this.gated ? { leadership: { acting: this.acting, epoch: this.epoch, latest: pick(this.deps.leader!.control.latest(this.cluster)) } } : {}),
+      ...(this.gated ? { leadership: { acting: this.acting, epoch: this.epoch, recorded: this.recorded, latest: pick(this.deps.leader!.control.latest(this.cluster)) } } : {}),
     };
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.stop$.abort();
-    await Promise.all(this.loops);
+    await Promise.all([...this.loops, this.inRound, this.publishing, this.recording]);
     this.actor?.stop();
   }
 }

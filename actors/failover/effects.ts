@@ -8,7 +8,7 @@ import type { ClusterControl, FenceMode, NodeProbe } from '../../adapters/pg/por
 import { sleep, type Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { compareLsn } from '../../machines/failover/lsn.ts';
-import type { CollectLsnsInput, FenceInput, PromoteInput, RepointInput } from '../../machines/failover/types.ts';
+import { PrimaryAnswersError, type CollectLsnsInput, type FenceInput, type PromoteInput, type RepointInput } from '../../machines/failover/types.ts';
 
 export interface EffectDeps {
   control: ClusterControl;
@@ -19,8 +19,6 @@ export interface EffectDeps {
   catchUpTimeoutMs: number;
   /** 'sessions' in Patroni mode: Patroni owns the nodes' configuration. */
   fenceMode: FenceMode;
-  /** Called just before pg_promote (a metric counts promotions across a fleet). */
-  onPromote?: (node: string) => void;
 }
 
 /** Fences the primary read-only, then waits until a candidate has replayed everything it wrote. */
@@ -46,6 +44,40 @@ export function preferPromoted(probes: NodeProbe[]): NodeProbe[] {
   return promoted ? probes.map((p) => (p === promoted ? p : { ...p, up: false, error: `${promoted.name} was promoted already` })) : probes;
 }
 
+/**
+ * Right before a promotion: the old primary is asked once more (bounded). One that answers as a writable primary
+ * is alive — its probes timed out on a starved machine, or it was paused and resumed — and promoting a replica
+ * now would make two primaries: PrimaryAnswersError, the failover is abandoned. A switchover's primary is fenced
+ * read-only first, so it never stops its own switchover.
+ */
+export async function refuseIfPrimaryAnswers(control: Pick<ClusterControl, 'probeNode'>, oldPrimary: string, candidate: string): Promise<void> {
+  if (!oldPrimary || oldPrimary === candidate) return;
+  const p = await control.probeNode(oldPrimary);
+  if (p.up && p.role === 'primary' && !p.readOnly) throw new PrimaryAnswersError(oldPrimary);
+}
+
+/**
+ * The promotion step: a candidate an earlier leader promoted already is finished (whatever the old primary says
+ * now — abandoning then would leave two writable primaries); else the old primary is asked once more
+ * (refuseIfPrimaryAnswers), then pg_promote.
+ */
+export async function promoteOrFinish(d: Pick<EffectDeps, 'control' | 'logger' | 'promoteTimeoutMs'>, input: PromoteInput): Promise<void> {
+  // The promotion's session opens while the candidate and the old primary are asked (at once, not one after the
+  // other): on a loaded machine each of these took a few hundred milliseconds of the failover.
+  d.control.prepare?.(input.node, d.promoteTimeoutMs);
+  const asked = refuseIfPrimaryAnswers(d.control, input.oldPrimary, input.node);
+  asked.catch(() => undefined);
+  const p = await d.control.probeNode(input.node);
+  if (p.up && p.role === 'primary' && !p.readOnly) {
+    d.logger.warn({ node: input.node, oldPrimary: input.oldPrimary, timeline: p.timeline }, 'replica already promoted (by an earlier leader): finishing its failover');
+    return;
+  }
+  await asked;
+  // The monitor's promote step logs `promoting replica` and counts it right before pg_promote: a step the
+  // leadership check refuses, or a failover abandoned after the cascade, is not a promotion.
+  await d.control.promote(input.node, d.promoteTimeoutMs);
+}
+
 export function failoverEffects(d: EffectDeps) {
   const { control } = d;
   return {
@@ -55,16 +87,7 @@ export function failoverEffects(d: EffectDeps) {
       d.logger.warn({ candidates: probes.map((p) => ({ node: p.name, up: p.up, role: p.role, receiveLsn: p.receiveLsn, timeline: p.timeline, error: p.error })) }, 'replica positions collected for the election');
       return probes;
     }),
-    promoteReplica: fromPromise<void, PromoteInput>(async ({ input }) => {
-      const p = await control.probeNode(input.node);
-      if (p.up && p.role === 'primary' && !p.readOnly) {
-        d.logger.warn({ node: input.node, oldPrimary: input.oldPrimary, timeline: p.timeline }, 'replica already promoted (by an earlier leader): finishing its failover');
-        return;
-      }
-      d.logger.warn({ node: input.node, oldPrimary: input.oldPrimary }, 'promoting replica');
-      d.onPromote?.(input.node);
-      await control.promote(input.node, d.promoteTimeoutMs);
-    }),
+    promoteReplica: fromPromise<void, PromoteInput>(async ({ input }) => promoteOrFinish(d, input)),
     repointReplicas: fromPromise<void, RepointInput>(async ({ input }) => {
       for (const r of input.replicas) await control.repoint(r, input.primary);
     }),

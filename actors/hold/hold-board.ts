@@ -8,7 +8,7 @@ import type { CommandLog } from '../../adapters/kafka/port.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { heldMessage, type HeldSource } from './hold-topic.ts';
+import { heldMessage, heldPosition, type HeldSource } from './hold-topic.ts';
 
 export interface Writability {
   ok: boolean;
@@ -19,7 +19,8 @@ export interface Writability {
 export interface DrainControl {
   readonly running: boolean;
   readonly isSuspended: boolean;
-  readonly lastHeldAt: number | null;
+  /** When the hold-topic record at (partition, offset) was held, if this re-feeder has read it and not committed past it. */
+  heldAtOf?(partition: number, offset: string): number | undefined;
   /** Held commands it has not read yet (its read position, not its committed one). */
   unread(ends: Map<number, string>, committed: Map<number, string>): number;
   start(): Promise<void>;
@@ -61,7 +62,12 @@ export interface ClusterHold {
   since: number | null;
   /** Commands in the hold topic not yet re-fed and replicated (null: not measured yet). */
   depth: number | null;
-  /** Age of the oldest command still held, approximately (seconds; 0 when empty). */
+  /**
+   * Age of the oldest command still held (seconds; 0 when empty): from the hold time of the record at the drain
+   * group's committed offset of each partition. Until that record has been read (the local re-feeder's, else a
+   * background read of one record, at most every 5 s per partition), the previous oldest record's time stands
+   * in (an upper bound), else the hold's start.
+   */
   ageSeconds: number;
   /** Whether the cluster can take writes now, and if not why. */
   writable: Writability;
@@ -72,6 +78,8 @@ export interface ClusterHold {
 /** A write path failing this long (no success between) makes the cluster unwritable: one retried deadlock does not. */
 const FAILING_FOR_MS = 1_000;
 const PROBE_CACHE_MS = 50;
+/** A hold partition's oldest record is read from the log at most this often (each read is a throwaway consumer). */
+const OLDEST_READ_EVERY_MS = 5_000;
 
 export class HoldBoard {
   private readonly state = new Map<string, ClusterHold>();
@@ -82,6 +90,12 @@ export class HoldBoard {
   private timer: TimerHandle | null = null;
   private stopped = false;
   private polling: Promise<void> | null = null;
+  /** Per cluster and hold partition: the hold time of the record at an offset (the last committed one read). */
+  private readonly oldest = new Map<string, Map<number, { offset: string; heldAt: number }>>();
+  private readonly reading = new Set<string>();
+  private readonly lastRead = new Map<string, number>();
+  /** Per cluster, when this board first saw its hold topic non-empty (the stand-in of last resort). */
+  private readonly nonEmptySince = new Map<string, number>();
 
   constructor(private readonly deps: HoldBoardDeps) {
     for (const c of deps.clusters) this.state.set(c, { cluster: c, held: false, reason: null, since: null, depth: null, ageSeconds: 0, writable: { ok: true }, draining: false, heldTotal: 0 });
@@ -217,8 +231,7 @@ export class HoldBoard {
     s.depth = depth;
     s.writable = this.writable(cluster);
     const drain = this.deps.drain(cluster);
-    if (depth === 0) s.ageSeconds = 0;
-    else s.ageSeconds = Math.max(0, (now - (drain.lastHeldAt ?? s.since ?? now)) / 1000);
+    s.ageSeconds = this.ageOf(cluster, ends, committed, drain, s.since, now);
 
     // What is still to catch up: a running re-feeder's unread commands (those with the writers, waiting for
     // replication, are as good as applied for ordering); else everything not committed.
@@ -232,7 +245,9 @@ export class HoldBoard {
         if (!drain.running) await drain.start();
         drain.resume();
       } else if (drain.running && !s.held) await drain.stop();
-      if (s.held && backlog <= this.deps.config.releaseBelow) {
+      // Only a hold older than this measurement's view, and only if the cluster is still writable now: a hold
+      // begun while we awaited the log or the re-feeder's start has reasons this view did not see.
+      if (s.held && backlog <= this.deps.config.releaseBelow && (s.since ?? now) <= now && this.writable(cluster).ok) {
         this.deps.logger.warn({ cluster, depth, backlog, heldForMs: now - (s.since ?? now) }, 'hold released: commands go straight to the writers again (the re-feeder drains the rest)');
         s.held = false;
         s.since = null;
@@ -240,6 +255,52 @@ export class HoldBoard {
     }
     s.draining = drain.running && !drain.isSuspended;
     this.deps.onMeasured?.({ ...s });
+  }
+
+  /** Seconds since the oldest record still in the hold topic was held (see ClusterHold.ageSeconds). */
+  private ageOf(cluster: string, ends: Map<number, string>, committed: Map<number, string>, drain: DrainControl, since: number | null, now: number): number {
+    let known = this.oldest.get(cluster);
+    if (!known) this.oldest.set(cluster, (known = new Map()));
+    let oldestAt = Infinity;
+    let unknown = false;
+    for (const [p, end] of ends) {
+      const from = committed.get(p) ?? '0';
+      if (BigInt(end) <= BigInt(from)) {
+        known.delete(p);
+        continue;
+      }
+      const local = drain.heldAtOf?.(p, from);
+      const cached = known.get(p);
+      if (local !== undefined) known.set(p, { offset: from, heldAt: local });
+      else if (cached?.offset !== from) this.readOldest(cluster, p, from);
+      const at = local ?? cached?.heldAt;
+      if (at === undefined) unknown = true;
+      else oldestAt = Math.min(oldestAt, at);
+    }
+    if (oldestAt === Infinity && !unknown) {
+      this.nonEmptySince.delete(cluster);
+      return 0;
+    }
+    if (!this.nonEmptySince.has(cluster)) this.nonEmptySince.set(cluster, now);
+    if (unknown) oldestAt = Math.min(oldestAt, since ?? now, this.nonEmptySince.get(cluster)!);
+    return Math.max(0, (now - oldestAt) / 1000);
+  }
+
+  /** Reads the record at a committed offset in the background (one per partition at a time), for its hold time. */
+  private readOldest(cluster: string, partition: number, offset: string): void {
+    const key = `${cluster}/${partition}`;
+    const now = this.deps.clock.now();
+    if (this.reading.has(key) || this.stopped || now - (this.lastRead.get(key) ?? -Infinity) < OLDEST_READ_EVERY_MS) return;
+    this.reading.add(key);
+    this.lastRead.set(key, now);
+    this.deps.log
+      .read(this.deps.holdTopic(cluster), partition, offset, 1)
+      .then((recs) => {
+        const rec = recs[0];
+        if (rec) this.oldest.get(cluster)?.set(partition, { offset, heldAt: heldPosition(rec)?.heldAt ?? rec.timestamp });
+      })
+      .catch((err: unknown) => this.deps.logger.debug({ err, cluster, partition }, 'reading the oldest held record failed; will retry'))
+      .finally(() => this.reading.delete(key));
   }
 
   status(): Record<string, ClusterHold> {

@@ -13,6 +13,7 @@ import { PartitionTracker, type TrackedOffset } from '../ingest/offset-tracker.t
 import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
 import { heldPosition } from './hold-topic.ts';
+import { sendWithin } from './send-within.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface RefeederDeps {
@@ -55,8 +56,10 @@ export class Refeeder {
   /** Per hold partition, the next offset this re-feeder will read (what it handed over, not what is replicated). */
   private readPosition = new Map<number, bigint>();
   private readonly bucket: TokenBucket;
-  /** When the newest command handed to the writers had been held (the hold's age is measured from it). */
-  lastHeldAt: number | null = null;
+  /** Per hold partition, when each record read and not yet committed past had been held (the hold's age). */
+  private heldAts = new Map<number, Map<string, number>>();
+  /** Per hold partition, tracked records busy writers did not take (by hold offset), handed over when read again. */
+  private notHandedOver = new Map<number, Map<bigint, TrackedOffset>>();
   refed = 0;
 
   constructor(private readonly deps: RefeederDeps) {
@@ -84,8 +87,11 @@ export class Refeeder {
         this.generation++;
         this.trackers.clear();
         this.readPosition.clear();
+        this.heldAts.clear();
+        this.notHandedOver.clear();
         this.assigned = a.filter((x) => x.topic === this.deps.holdTopic).map((x) => x.partition);
         if (this.suspended) this.sub?.pause(this.deps.holdTopic, this.assigned);
+        else this.resumeStale();
       },
     });
     resolve();
@@ -104,7 +110,19 @@ export class Refeeder {
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
-    this.sub?.resume(this.deps.holdTopic, this.assigned);
+    this.resumeStale();
+  }
+
+  /**
+   * Resumes every partition of the hold topic the subscription still has paused, but for a brief pause of ours
+   * that has its own timer. A pause is kept across rebalances (the port's contract): a partition paused while it
+   * was ours under an earlier assignment, handed back to us later, would otherwise stay paused for good — that
+   * held a fleet's hold topic partition undrained (committed at 0) long after the cluster was writable again.
+   */
+  private resumeStale(): void {
+    if (!this.sub) return;
+    const stale = this.sub.paused().filter((x) => x.topic === this.deps.holdTopic && !this.resumeTimers.has(x.partition)).map((x) => x.partition);
+    if (stale.length > 0) this.sub.resume(this.deps.holdTopic, stale);
   }
 
   private async onBatch(batch: LogBatch): Promise<void> {
@@ -144,18 +162,25 @@ export class Refeeder {
         continue;
       }
       const chunk = records.slice(i, i + allowed);
-      const byShard = this.itemsOf(chunk, ctx);
-      for (const [shard, items] of byShard) {
+      const byShard = [...this.itemsOf(chunk, ctx)];
+      for (let k = 0; k < byShard.length; k++) {
         if (gen !== this.generation) return;
+        const [shard, items] = byShard[k]!;
         const writer = deps.writerFor(shard);
         const msg = { type: 'shard.write' as const, items };
         const left = Math.max(RETRY_MS, BUDGET_MS - (deps.clock.now() - started));
-        if (!writer.tell(msg) && !(await this.sendWithin(writer, msg, left))) {
-          // The writers took nothing for the whole budget (the cluster is failing again): what this batch
-          // tracked cannot complete; read everything again from the committed offsets once it recovers.
-          deps.logger.warn({ cluster: deps.cluster, shard }, 're-feeder: the writers took nothing for a while; re-reading the hold topic from its committed offsets');
+        if (!writer.tell(msg) && !(await sendWithin(writer, msg, left, this.deps.clock, this.deps.signal))) {
+          if (gen !== this.generation) return;
+          // The writers are busy (slower than the drain, or failing again). What they took stays with them and
+          // completes; what they did not take is handed over again when the partition is read from the first of
+          // it, after a pause. Never a rewind here: it would throw away the work in the writers' mailboxes and,
+          // with writers slower than the budget, start over forever.
+          const notTaken = byShard.slice(k).flatMap(([, rest]) => rest);
+          for (const item of notTaken) this.keepForResend(item);
+          const from = notTaken.reduce((m, it) => (it.holdOffset < m ? it.holdOffset : m), notTaken[0]!.holdOffset);
+          deps.logger.warn({ cluster: deps.cluster, shard, waiting: notTaken.length }, 're-feeder: the writers are busy; reading the rest again after a pause');
+          this.sub?.seek(batch.topic, batch.partition, from.toString());
           this.pauseBriefly(batch.partition, 500);
-          void this.rewind('writers busy');
           return;
         }
         this.refed += items.length;
@@ -167,9 +192,9 @@ export class Refeeder {
   }
 
   /** Tracks a chunk's records (in order) and builds their write items by shard; invalid ones go to the DLQ. */
-  private itemsOf(chunk: LogBatch['records'], ctx: RefeedContext): Map<number, WriteItem[]> {
+  private itemsOf(chunk: LogBatch['records'], ctx: RefeedContext): Map<number, RefeedItem[]> {
     const { deps } = this;
-    const byShard = new Map<number, WriteItem[]>();
+    const byShard = new Map<number, RefeedItem[]>();
     for (const rec of chunk) {
       const v = validateCommand(rec.value, deps.limits, rec.key);
       const pos = heldPosition(rec);
@@ -177,11 +202,29 @@ export class Refeeder {
       let tracker = this.trackers.get(rec.partition);
       if (!tracker) this.trackers.set(rec.partition, (tracker = new PartitionTracker(offset)));
       let entry: TrackedOffset;
+      const again = this.notHandedOver.get(rec.partition)?.get(offset);
+      if (again) {
+        // Tracked before but not taken by busy writers: hand it over now.
+        this.notHandedOver.get(rec.partition)!.delete(offset);
+        const c = validateCommand(rec.value, deps.limits, rec.key);
+        const p = heldPosition(rec);
+        if (c.ok && p) {
+          const command: PositionedCommand = { id: c.command.id, op: c.command.op, entity: c.command.entity, tag: c.command.tag, actor: c.command.actor, at: c.command.at, partition: p.partition, offset: p.offset };
+          const shard = shardOf(c.command.entity, deps.shardCount);
+          let list = byShard.get(shard);
+          if (!list) byShard.set(shard, (list = []));
+          list.push(new RefeedItem(command, shard, rec.partition, again, ctx));
+        }
+        continue;
+      }
       try {
         entry = tracker.track(offset);
       } catch {
-        continue; // already tracked in this generation
+        continue; // already tracked in this generation (and with the writers)
       }
+      let heldAts = this.heldAts.get(rec.partition);
+      if (!heldAts) this.heldAts.set(rec.partition, (heldAts = new Map()));
+      heldAts.set(rec.offset, pos?.heldAt ?? rec.timestamp);
       if (!v.ok || !pos) {
         // Only valid commands are held; anything else in a hold topic is not ours to apply.
         const now = deps.clock.now();
@@ -197,22 +240,30 @@ export class Refeeder {
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(new RefeedItem(command, shard, rec.partition, entry, ctx));
-      this.lastHeldAt = pos.heldAt;
     }
     return byShard;
   }
 
-  private async sendWithin(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, ms: number): Promise<boolean> {
-    const timeout = new AbortController();
-    const t = this.deps.clock.setTimeout(() => timeout.abort(), ms);
-    try {
-      await writer.send(msg, AbortSignal.any([this.deps.signal, timeout.signal]));
-      return true;
-    } catch (err) {
-      if (timeout.signal.aborted && !this.deps.signal.aborted) return false;
-      throw err;
-    } finally {
-      this.deps.clock.clearTimeout(t);
+  /** A tracked item the writers did not take: handed over again when its record is read again (same generation). */
+  private keepForResend(item: RefeedItem): void {
+    let m = this.notHandedOver.get(item.holdPartition);
+    if (!m) this.notHandedOver.set(item.holdPartition, (m = new Map()));
+    m.set(item.holdOffset, item.entry);
+  }
+
+  /** When the record at (partition, offset) of the hold topic was held, if this re-feeder read it and has not committed past it. */
+  heldAtOf(partition: number, offset: string): number | undefined {
+    return this.heldAts.get(partition)?.get(offset);
+  }
+
+  /** Forgets the hold times of records committed past (they are no longer held). */
+  private forgetBelow(partition: number, offset: bigint): void {
+    const m = this.heldAts.get(partition);
+    if (!m) return;
+    // In offset order (tracked in order within a generation): stop at the first one still held.
+    for (const k of m.keys()) {
+      if (BigInt(k) >= offset) break;
+      m.delete(k);
     }
   }
 
@@ -257,10 +308,13 @@ export class Refeeder {
     if (!this.sub) return;
     this.generation++;
     this.trackers.clear();
+    this.notHandedOver.clear();
     const committed = await this.deps.log.committed(this.deps.groupId, this.deps.holdTopic);
     this.generation++;
     this.trackers.clear();
     this.readPosition.clear();
+    this.heldAts.clear();
+    this.notHandedOver.clear();
     for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
     this.deps.logger.warn({ reason, cluster: this.deps.cluster }, 're-feeder rewound to its committed offsets');
   }
@@ -287,7 +341,10 @@ export class Refeeder {
     if (offsets.length === 0) return;
     await this.sub.commit(offsets);
     if (gen !== this.generation) return;
-    for (const o of offsets) this.committed.set(o.partition, BigInt(o.offset));
+    for (const o of offsets) {
+      this.committed.set(o.partition, BigInt(o.offset));
+      this.forgetBelow(o.partition, BigInt(o.offset));
+    }
   }
 
   inFlight(): number {
@@ -309,6 +366,8 @@ export class Refeeder {
     this.trackers.clear();
     this.committed.clear();
     this.readPosition.clear();
+    this.heldAts.clear();
+    this.notHandedOver.clear();
     this.generation++;
     await sub.stop();
   }
@@ -325,10 +384,14 @@ class RefeedItem implements WriteItem {
   constructor(
     readonly command: PositionedCommand,
     readonly shard: number,
-    private readonly holdPartition: number,
-    private readonly entry: TrackedOffset,
+    readonly holdPartition: number,
+    readonly entry: TrackedOffset,
     private readonly ctx: RefeedContext,
   ) {}
+
+  get holdOffset(): bigint {
+    return this.entry.offset;
+  }
 
   ack(): void {
     this.ctx.settle(this.holdPartition, this.entry);

@@ -9,9 +9,15 @@ import { validateCommand, shardOf, type CommandLimits, type PositionedCommand } 
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetterSink } from '../dlq/dead-letter.ts';
+import { sendWithin } from '../hold/send-within.ts';
 import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
 import { PartitionTracker, type TrackedOffset } from './offset-tracker.ts';
+import { classify } from '../../lib/classify.ts';
+import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
+import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
+import { retryEveryError } from '../../machines/retry/session.ts';
 
 export interface IngestDeps {
   log: CommandLog;
@@ -29,6 +35,8 @@ export interface IngestDeps {
   onInvalid?: (code: string) => void;
   signal: AbortSignal;
   hold?: IngestHold;
+  /** Where the rewind's retries are reported (the dashboard's retry card). */
+  inspect?: Pick<InspectionBus, 'publish'>;
 }
 
 /** The ingest's view of the hold board (actors/hold). */
@@ -58,15 +66,25 @@ export class Ingest {
   /** Partitions the consumer has delivered from, for lag and status. */
   readonly positions = new Map<number, bigint>();
 
+  /** The command topic's partitions this member consumes now (its whole assignment after each rebalance). */
+  private assigned = new Set<number>();
   constructor(private readonly deps: IngestDeps) {}
+
+  /** True while this member consumes `partition` (its writers, and so its applied bus, see its commands). */
+  consumes(partition: number): boolean {
+    return this.assigned.has(partition);
+  }
 
   async start(): Promise<void> {
     this.sub = await this.deps.log.subscribe({
       groupId: this.deps.groupId,
       topics: [this.deps.topic],
       fromBeginning: true,
-      eachBatch: (b) => this.onBatch(b),
-      onAssign: () => this.resetTrackers(),
+      eachBatch: (b) => this.handleBatch(b),
+      onAssign: (a) => {
+        this.assigned = new Set(a.filter((x) => x.topic === this.deps.topic).map((x) => x.partition));
+        this.resetTrackers();
+      },
     });
     this.scheduleCommit();
   }
@@ -77,7 +95,8 @@ export class Ingest {
     this.outstanding.clear();
   }
 
-  private async onBatch(batch: LogBatch): Promise<void> {
+  /** One delivered batch: validated, routed to the writers (or the hold topic); throws only on a defect. */
+  private async handleBatch(batch: LogBatch): Promise<void> {
     if (this.draining) return;
     // A batch handed over before a rewind's seek predates it: the seek wins (it is not resolved) and its
     // records come again. Applied in the new generation, it would seed the tracker above the re-read window.
@@ -131,6 +150,13 @@ export class Ingest {
       let reason = held.get(cluster)?.reason ?? hold.holdReason(cluster);
       // However the hold began, what its writers still have (stuck behind it) goes to the hold topic too.
       if (reason !== null && !held.has(cluster)) this.divert(cluster, reason, hold);
+      // A writer its supervisor stopped for good takes nothing: its cluster is held (its commands wait on the
+      // hold topic) rather than the whole ingest failing on every batch that has a command for it.
+      if (reason === null && this.deps.writerFor(shard).info().status === 'stopped') {
+        reason = `shard ${shard}: writer stopped by its supervisor`;
+        hold.hold(cluster, reason);
+        this.divert(cluster, reason, hold);
+      }
       if (reason === null) {
         const writer = this.deps.writerFor(shard);
         const msg = { type: 'shard.write' as const, items };
@@ -158,25 +184,16 @@ export class Ingest {
    */
   private async waitForSpace(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, cluster: string, hold: IngestHold): Promise<string | null> {
     for (let round = 0; round < 3; round++) {
-      if (await this.sendWithin(writer, msg, hold.maxSendWaitMs)) return null;
+      try {
+        if (await sendWithin(writer, msg, hold.maxSendWaitMs, this.deps.clock, this.deps.signal)) return null;
+      } catch (err) {
+        if (err instanceof TagstreamError && err.code === ErrorCodes.ACTOR_STOPPED) return `${writer.path}: writer stopped by its supervisor`;
+        throw err;
+      }
       const reason = hold.holdReason(cluster);
       if (reason !== null) return reason;
     }
     return '';
-  }
-
-  private async sendWithin(writer: ActorHandle<ShardWriterMsg>, msg: ShardWriterMsg, ms: number): Promise<boolean> {
-    const timeout = new AbortController();
-    const t = this.deps.clock.setTimeout(() => timeout.abort(), ms);
-    try {
-      await writer.send(msg, AbortSignal.any([this.deps.signal, timeout.signal]));
-      return true;
-    } catch (err) {
-      if (timeout.signal.aborted && !this.deps.signal.aborted) return false;
-      throw err;
-    } finally {
-      this.deps.clock.clearTimeout(t);
-    }
   }
 
   /** Produces commands to the cluster's hold topic; each is done (its offset may commit) once it is there. */
@@ -216,18 +233,32 @@ export class Ingest {
   private failed(gen: number, err: unknown): void {
     if (gen !== this.generation || this.draining) return;
     this.deps.logger.warn({ err }, 'a write did not complete; re-delivering from the committed offsets');
-    void this.rewind('write failed');
+    void this.rewind('write failed').catch((e: unknown) => this.deps.logger.error({ err: e }, 'rewind failed'));
   }
 
-  /** Re-deliver every partition from its committed offset (after a failed write or a promotion). */
+  /**
+   * Re-deliver every partition from its committed offset (after a failed write or a promotion). Never rejects:
+   * reading the committed offsets is retried (the retry machine, kind ingest-rewind) until it succeeds or the
+   * daemon stops — a rewind that gave up after clearing the trackers, without its seek, would skip records.
+   */
   rewind(reason: string): Promise<void> {
     if (this.rewinding) return this.rewinding;
     this.rewinding = (async () => {
       this.generation++;
       this.trackers.clear();
       this.outstanding.clear();
-      const committed = await this.deps.log.committed(this.deps.groupId, this.deps.topic);
-      const partitions = await this.deps.log.partitionCount(this.deps.topic);
+      const read = await runWithRetry(async () => ({ committed: await this.deps.log.committed(this.deps.groupId, this.deps.topic), partitions: await this.deps.log.partitionCount(this.deps.topic) }), {
+        kind: 'ingest-rewind',
+        clock: this.deps.clock,
+        signal: this.deps.signal,
+        policy: { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2, retries: Number.POSITIVE_INFINITY },
+        classify: retryEveryError(classify),
+        rebuildOnReroute: false,
+        ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
+        onRetry: ({ error, delayMs }) => this.deps.logger.warn({ err: errorMessage(error), retryInMs: delayMs, reason }, 'rewind: the committed offsets could not be read; retrying'),
+      });
+      if (!read.ok) return; // stopping
+      const { committed, partitions } = read.value;
       // Batches handed over while we awaited the offsets came from the old position: a new generation starts
       // with the seek (same tick), so that only deliveries from the seek position are applied in it.
       this.generation++;
@@ -246,12 +277,14 @@ export class Ingest {
   private scheduleCommit(): void {
     this.commitTimer = this.deps.clock.setTimeout(() => {
       this.commitTimer = null;
-      this.commitNow()
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'))
-        .finally(() => {
-          if (!this.deps.signal.aborted && this.sub) this.scheduleCommit();
-        });
+      void this.commitTick();
     }, this.deps.commitIntervalMs);
+  }
+
+  /** The periodic commit: a failed commit is retried at the next tick. */
+  async commitTick(): Promise<void> {
+    await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'));
+    if (!this.deps.signal.aborted && this.sub && !this.draining) this.scheduleCommit();
   }
 
   /** Commits every partition whose done-watermark moved. */

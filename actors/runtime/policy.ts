@@ -1,6 +1,11 @@
 // Supervision as pure policy functions: (message, error, context) → decision. Table-tested without nact.
-import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
+// A restart is a retry of an actor: its delay and the storm's escalation are the retry machine's policy
+// (machines/retry/policy.ts), and each decision is reported to the retry telemetry (kind 'supervision-restart').
+import type { BackoffPolicy } from '../../lib/backoff.ts';
 import { classify } from '../../lib/classify.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
+import { nextRetry } from '../../machines/retry/policy.ts';
+import { reportRestart } from '../../machines/retry/report.ts';
 
 export interface SupervisionContext {
   path: string;
@@ -23,14 +28,21 @@ export interface RestartPolicyOptions {
   maxRestarts: number;
   withinMs: number;
   random?: () => number;
+  /** Where restarts are reported as retries (the dashboard's retry card, tagstream_retries_total). */
+  inspect?: Pick<InspectionBus, 'publish'>;
 }
 
-/** Restart with exponential backoff and jitter; a restart storm escalates. */
+/**
+ * Restart with exponential backoff and jitter; a restart storm escalates. The restarts within `withinMs` are
+ * the run's earlier failures: this crash is failure recent+1 of a run allowed `maxRestarts` retries.
+ */
 export function restartWithBackoff(opts: RestartPolicyOptions): Policy {
-  return (_msg, _err, ctx) => {
-    const recent = ctx.restarts.filter((t) => ctx.now - t < opts.withinMs).length;
-    if (recent >= opts.maxRestarts) return { kind: 'escalate' };
-    return { kind: 'restart', delayMs: backoffDelay(recent + 1, opts.backoff, opts.random) };
+  const policy = { ...opts.backoff, retries: opts.maxRestarts };
+  return (_msg, err, ctx) => {
+    const failures = ctx.restarts.filter((t) => ctx.now - t < opts.withinMs).length + 1;
+    const step = nextRetry(policy, failures, opts.random);
+    if (opts.inspect) reportRestart(opts.inspect, { path: ctx.path, at: ctx.now, failures, error: err, policy, step });
+    return step.kind === 'give-up' ? { kind: 'escalate' } : { kind: 'restart', delayMs: step.delayMs };
   };
 }
 

@@ -1,15 +1,15 @@
-// The actor runtime: the only module that imports nact. What nact lacks we add here: restart with
-// exponential backoff (awaited inside nact's onCrash, on the injected clock), a restart-intensity limit that
-// escalates to the parent's child policy, bounded mailboxes with backpressure, a count and a log line for every
-// message sent to a dead actor, and a lifecycle event stream for the flight recorder and the dashboard.
-import nact from 'nact';
+// The actor runtime: the facade over nact (reached only through ./nact-binding.ts, typed, no casts). What nact
+// lacks is owned here, in one place: restart with exponential backoff (awaited inside nact's onCrash, on the
+// injected clock), the restart-intensity limit that escalates to the parent's child policy, bounded mailboxes
+// with backpressure, a count and a log line for every message sent to a dead actor, and a lifecycle event
+// stream for the flight recorder and the dashboard. Decisions themselves are pure policies (./policy.ts).
 import { sleep, type Clock } from '../../lib/clock.ts';
+import { classify } from '../../lib/classify.ts';
 import { ErrorCodes, TagstreamError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { MailboxGate } from './mailbox.ts';
+import { dispatch, spawnActor, startSystem, stop, type ActorRef, type CrashVerdict, type SystemRef } from './nact-binding.ts';
 import type { ChildPolicy, Decision, Policy } from './policy.ts';
-
-type NactRef = nact.Ref<unknown>;
 
 export type ActorStatus = 'running' | 'restarting' | 'parked' | 'stopped';
 
@@ -26,7 +26,7 @@ export interface ActorInfo {
 
 export type LifecycleEvent =
   | { type: 'actor.spawned'; path: string; kind: string; at: number }
-  | { type: 'actor.crashed'; path: string; error: string; decision: Decision['kind']; at: number }
+  | { type: 'actor.crashed'; path: string; kind: string; error: string; /** The error's classification source (e.g. `pg:42501`). */ errorSource: string; decision: Decision['kind']; at: number }
   | { type: 'actor.restarted'; path: string; restarts: number; at: number }
   | { type: 'actor.escalated'; path: string; to: string; decision: Decision['kind']; at: number }
   | { type: 'actor.stopped'; path: string; reason: string; at: number }
@@ -62,7 +62,8 @@ export interface ActorHandle<M> {
 interface Cell {
   path: string;
   kind: string;
-  ref: NactRef;
+  /** Set right after nact spawns it (a crash handler cannot run before). */
+  ref?: ActorRef<never>;
   gate: MailboxGate;
   status: ActorStatus;
   restartTimes: number[];
@@ -77,7 +78,7 @@ interface Cell {
 const msgType = (m: unknown): string => (m && typeof m === 'object' && 'type' in m && typeof m.type === 'string' ? m.type : typeof m);
 
 export class ActorSystem {
-  private readonly root: NactRef;
+  private readonly root: SystemRef;
   private readonly cells = new Map<string, Cell>();
   private readonly listeners = new Set<(e: LifecycleEvent) => void>();
   private readonly abort = new AbortController();
@@ -86,7 +87,10 @@ export class ActorSystem {
   constructor(
     private readonly deps: { clock: Clock; logger: Logger; name?: string; onFatal?: (path: string, err: unknown) => void },
   ) {
-    this.root = nact.start({ name: deps.name ?? `tagstream-${Math.random().toString(36).slice(2, 8)}` } as never) as unknown as NactRef;
+    // nact keeps its systems in one process-wide map by name: two systems of one name (two daemons in a process,
+    // as the chaos tests run them) would share it, and one's messages would reach the other's actors. Our paths
+    // do not depend on it, so every system gets a name of its own.
+    this.root = startSystem(`${deps.name ?? 'tagstream'}-${Math.random().toString(36).slice(2, 10)}`);
   }
 
   onLifecycle(fn: (e: LifecycleEvent) => void): () => void {
@@ -104,27 +108,26 @@ export class ActorSystem {
     if (this.cells.has(path) && this.cells.get(path)!.status !== 'stopped') throw new Error(`actor ${path} already exists`);
     const gate = new MailboxGate(spec.mailboxCapacity ?? 10_000);
     const log = this.deps.logger.child({ actor: path });
-    const cell: Cell = { path, kind: spec.kind, ref: undefined as unknown as NactRef, gate, status: 'running', restartTimes: [], escalationTimes: [], restarts: 0, children: new Set(), ...(parentCell ? { parent: parentCell } : {}), ...(spec.childPolicy ? { childPolicy: spec.childPolicy } : {}) };
+    const cell: Cell = { path, kind: spec.kind, gate, status: 'running', restartTimes: [], escalationTimes: [], restarts: 0, children: new Set(), ...(parentCell ? { parent: parentCell } : {}), ...(spec.childPolicy ? { childPolicy: spec.childPolicy } : {}) };
 
-    const onCrash = async (msg: M | undefined, err: unknown, ctx: Record<string, unknown>): Promise<symbol> => {
-      const C = ctx as unknown as Record<'reset' | 'resume' | 'stop', symbol> & { mailbox: Array<{ message: M } | M> };
+    const onCrash = async ({ msg, err, queued }: { msg: M | undefined; err: unknown; queued: M[] }): Promise<CrashVerdict> => {
       cell.lastError = errorMessage(err);
       if (msg !== undefined) spec.onDropped?.(msg, err);
       const now = this.deps.clock.now();
       let decision: Decision = spec.policy ? spec.policy(msg, err, { path, now, restarts: cell.restartTimes }) : { kind: 'stop' };
-      this.emit({ type: 'actor.crashed', path, error: cell.lastError, decision: decision.kind, at: now });
+      this.emit({ type: 'actor.crashed', path, kind: spec.kind, error: cell.lastError, errorSource: classify(err).source, decision: decision.kind, at: now });
       log.error({ err, decision: decision.kind }, 'actor crashed');
       const escalated = decision.kind === 'escalate';
       if (escalated) decision = this.escalate(cell, err);
       switch (decision.kind) {
         case 'resume':
-          return C.resume;
+          return 'resume';
         case 'restart': {
           cell.status = decision.delayMs > 5_000 ? 'parked' : 'restarting';
           try {
             await sleep(this.deps.clock, decision.delayMs, this.abort.signal);
           } catch {
-            return this.stopCell(cell, spec.onDropped, C.mailbox, 'shutdown during restart backoff', C.stop);
+            return this.stopCell(cell, spec.onDropped, queued, 'shutdown during restart backoff');
           }
           // A restart after the supervisor's cool-down starts a fresh intensity budget.
           if (!escalated) cell.restartTimes = [...cell.restartTimes, this.deps.clock.now()].slice(-50);
@@ -132,11 +135,11 @@ export class ActorSystem {
           cell.status = 'running';
           this.emit({ type: 'actor.restarted', path, restarts: cell.restarts, at: this.deps.clock.now() });
           log.warn({ restarts: cell.restarts }, 'actor restarted');
-          return C.reset;
+          return 'reset';
         }
         case 'stop':
         case 'escalate':
-          return this.stopCell(cell, spec.onDropped, C.mailbox, `stopped by supervision after: ${cell.lastError}`, C.stop);
+          return this.stopCell(cell, spec.onDropped, queued, `stopped by supervision after: ${cell.lastError}`);
       }
     };
 
@@ -145,12 +148,12 @@ export class ActorSystem {
       gate.release(weigh(msg));
       return spec.receive(state, msg);
     };
-    const parentRef = parentCell?.ref ?? this.root;
-    cell.ref = nact.spawn(parentRef as never, f as never, spec.name, { initialStateFunc: (() => spec.init()) as never, onCrash: onCrash as never }) as unknown as NactRef;
+    const ref = spawnActor<S, M>(parentCell?.ref ?? this.root, spec.name, { init: spec.init, receive: f, onCrash });
+    cell.ref = ref;
     this.cells.set(path, cell);
     parentCell?.children.add(cell);
     this.emit({ type: 'actor.spawned', path, kind: spec.kind, at: this.deps.clock.now() });
-    return this.handle<M>(cell, weigh);
+    return this.handle<M>(cell, ref, weigh);
   }
 
   /** A restart storm: ask the parent what to do with this child; a supervisor with nothing to say is fatal. */
@@ -174,16 +177,13 @@ export class ActorSystem {
     return decision;
   }
 
-  private stopCell<M>(cell: Cell, onDropped: ((m: M, e: unknown) => void) | undefined, mailbox: Array<{ message: M } | M>, reason: string, stopSymbol: symbol): symbol {
+  private stopCell<M>(cell: Cell, onDropped: ((m: M, e: unknown) => void) | undefined, queued: readonly M[], reason: string): CrashVerdict {
     cell.status = 'stopped';
-    for (const entry of mailbox ?? []) {
-      const m = entry && typeof entry === 'object' && 'message' in entry ? (entry as { message: M }).message : (entry as M);
-      onDropped?.(m, new TagstreamError(ErrorCodes.ACTOR_STOPPED, `${cell.path} stopped: ${reason}`));
-    }
+    for (const m of queued) onDropped?.(m, new TagstreamError(ErrorCodes.ACTOR_STOPPED, `${cell.path} stopped: ${reason}`));
     cell.gate.drain();
     this.emit({ type: 'actor.stopped', path: cell.path, reason, at: this.deps.clock.now() });
     this.deps.logger.error({ actor: cell.path, reason }, 'actor stopped');
-    return stopSymbol;
+    return 'stop';
   }
 
   private deadLetter(cell: Cell, msg: unknown): void {
@@ -192,8 +192,8 @@ export class ActorSystem {
     this.deps.logger.warn({ actor: cell.path, messageType: msgType(msg), deadLetters: this.deadLetters }, 'message sent to a stopped actor');
   }
 
-  private handle<M>(cell: Cell, weigh: (m: M) => number): ActorHandle<M> {
-    const dispatch = (msg: M) => nact.dispatch(cell.ref as never, msg as never);
+  private handle<M>(cell: Cell, ref: ActorRef<M>, weigh: (m: M) => number): ActorHandle<M> {
+    const deliver = (msg: M) => dispatch(ref, msg);
     const stopped = () => new TagstreamError(ErrorCodes.ACTOR_STOPPED, `${cell.path} is stopped`);
     return {
       path: cell.path,
@@ -203,7 +203,7 @@ export class ActorSystem {
           return false;
         }
         if (!cell.gate.tryAcquire(weigh(msg))) return false;
-        dispatch(msg);
+        deliver(msg);
         return true;
       },
       send: async (msg, signal) => {
@@ -216,7 +216,7 @@ export class ActorSystem {
           this.deadLetter(cell, msg);
           throw stopped();
         }
-        dispatch(msg);
+        deliver(msg);
       },
       info: () => ({
         path: cell.path,
@@ -233,7 +233,7 @@ export class ActorSystem {
         cell.status = 'stopped';
         cell.gate.drain();
         for (const child of cell.children) child.status = 'stopped';
-        nact.stop(cell.ref as never);
+        stop(ref);
         this.emit({ type: 'actor.stopped', path: cell.path, reason, at: this.deps.clock.now() });
       },
     };
@@ -257,6 +257,6 @@ export class ActorSystem {
   shutdown(): void {
     this.abort.abort();
     for (const c of this.cells.values()) c.status = 'stopped';
-    nact.stop(this.root as never);
+    stop(this.root);
   }
 }

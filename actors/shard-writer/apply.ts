@@ -1,13 +1,16 @@
-// Applies a batch to a cluster with the write path's error handling:
+// Applies a batch to a cluster with the write path's error handling, through the retry machine (kind
+// 'shard-apply'; no machine while the first attempt works):
 //  - transient (retry/reroute): back off (capped, jittered) and try again until it works or shutdown — the
-//    commands are valid, the database is what failed; the failover monitor repairs the topology meanwhile;
+//    commands are valid, the database is what failed; the failover monitor repairs the topology meanwhile,
+//    and its reroute wakes the machine (WAKE) so a back-off grown against the old primary is cut short;
 //  - poison: bisect the batch to find the bad command(s); they go to the DLQ, the rest is applied;
 //  - fatal (unknown): thrown — the actor crashes, its supervisor restarts it, the ingest re-drives.
 import type { ApplyResult, AssocWrite } from '../../adapters/pg/port.ts';
-import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
-import { classify } from '../../lib/classify.ts';
-import { sleep, type Clock } from '../../lib/clock.ts';
+import type { BackoffPolicy } from '../../lib/backoff.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
+import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
 import type { BatchApplier } from './group-commit.ts';
 
 export interface ApplyDeps {
@@ -22,6 +25,11 @@ export interface ApplyDeps {
    */
   wake?: () => AbortSignal;
   onRetry?: (err: unknown, attempt: number) => void;
+  /** The retry telemetry (the dashboard's retry card). */
+  inspect?: Pick<InspectionBus, 'publish'>;
+  /** Names this writer's retry machines (`retry:shard-apply:<detail>`); default: the cluster. */
+  detail?: string;
+  random?: () => number;
 }
 
 export interface ApplyOutcome {
@@ -39,35 +47,45 @@ export async function applyWithRetry(writes: AssocWrite[], deps: ApplyDeps): Pro
 
 async function applyRange(part: Array<{ w: AssocWrite; i: number }>, deps: ApplyDeps, poisoned: ApplyOutcome['poisoned'], results: ApplyResult[]): Promise<void> {
   if (part.length === 0) return;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      results.push(await deps.store.applyBatch(part.map((p) => p.w)));
-      return;
-    } catch (err) {
-      const cls = classify(err).class;
-      if (cls === 'poison') {
-        if (part.length === 1) {
-          poisoned.push({ index: part[0]!.i, error: err });
-          return;
-        }
-        const mid = part.length >> 1;
-        await applyRange(part.slice(0, mid), deps, poisoned, results);
-        await applyRange(part.slice(mid), deps, poisoned, results);
-        return;
-      }
-      if (cls === 'fatal') throw err;
-      deps.onRetry?.(err, attempt);
-      const delay = backoffDelay(Math.min(attempt, 16), deps.backoff);
-      deps.logger.warn({ err, attempt, delayMs: delay, cluster: deps.store.cluster }, 'batch apply failed; retrying');
-      const wake = deps.wake?.();
-      try {
-        await sleep(deps.clock, delay, wake ? AbortSignal.any([deps.signal, wake]) : deps.signal);
-      } catch (e) {
-        if (deps.signal.aborted || !wake?.aborted) throw e;
-        attempt = 0; // rerouted: the next failure waits from the start again
-      }
-    }
+  const res = await runWithRetry(() => deps.store.applyBatch(part.map((p) => p.w)), {
+    kind: 'shard-apply',
+    detail: deps.detail ?? deps.store.cluster,
+    clock: deps.clock,
+    // Unbounded: only shutdown ends it (the commands are valid; the database is what failed).
+    policy: { ...deps.backoff, retries: Number.POSITIVE_INFINITY },
+    signal: deps.signal,
+    // A reroute error backs off like any transient one; the topology change wakes the machine.
+    rebuildOnReroute: false,
+    ...(deps.wake ? { wake: deps.wake } : {}),
+    ...(deps.inspect ? { inspect: deps.inspect } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+    onRetry: ({ error, attempt, delayMs }) => {
+      deps.onRetry?.(error, attempt);
+      deps.logger.warn({ err: error, attempt, delayMs, cluster: deps.store.cluster }, 'batch apply failed; retrying');
+    },
+  });
+  if (res.ok) {
+    results.push(res.value);
+    return;
   }
+  if (res.outcome === 'poison') {
+    if (part.length === 1) {
+      poisoned.push({ index: part[0]!.i, error: res.error });
+      return;
+    }
+    const mid = part.length >> 1;
+    await applyRange(part.slice(0, mid), deps, poisoned, results);
+    await applyRange(part.slice(mid), deps, poisoned, results);
+    return;
+  }
+  if (res.outcome === 'aborted') throw abortError(deps.signal.reason);
+  throw res.error; // fatal: the actor crashes, its supervisor restarts it
+}
+
+function abortError(reason: unknown): Error {
+  const err = new Error('aborted', { cause: reason });
+  err.name = 'AbortError';
+  return err;
 }
 
 function merge(results: ApplyResult[]): ApplyResult | null {

@@ -12,6 +12,7 @@ import type { DeadLetterSink } from '../dlq/dead-letter.ts';
 import type { ActorSpec } from '../runtime/system.ts';
 import { applyWithRetry } from './apply.ts';
 import type { BatchApplier } from './group-commit.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
 import type { ShardWriterMsg, WriteItem } from './messages.ts';
 import type { ReplicationWatcher } from './replication-watcher.ts';
 
@@ -35,6 +36,8 @@ export interface ShardWriterDeps {
   /** An apply attempt failed and is being retried / an apply worked: "can this cluster take writes" (the hold). */
   onApplyFailed?: (err: unknown) => void;
   onApplyOk?: () => void;
+  /** The retry telemetry of the apply's retry machine. */
+  inspect?: Pick<InspectionBus, 'publish'>;
 }
 
 export class ShardWriter {
@@ -103,7 +106,7 @@ export class ShardWriter {
       at: commandTime(it.command),
     }));
     const epoch = deps.replication.epoch;
-    const outcome = await applyWithRetry(writes, { store: deps.store, clock: deps.clock, logger: deps.logger, backoff: deps.backoff, signal: deps.signal, wake: () => deps.replication.topologySignal, ...(deps.onApplyFailed ? { onRetry: deps.onApplyFailed } : {}) });
+    const outcome = await applyWithRetry(writes, { store: deps.store, clock: deps.clock, logger: deps.logger, backoff: deps.backoff, signal: deps.signal, wake: () => deps.replication.topologySignal, detail: `${deps.cluster}:shard-${deps.shard}`, ...(deps.inspect ? { inspect: deps.inspect } : {}), ...(deps.onApplyFailed ? { onRetry: deps.onApplyFailed } : {}) });
     deps.onApplyOk?.();
     const poisoned = new Set(outcome.poisoned.map((p) => p.index));
     for (const p of outcome.poisoned) {

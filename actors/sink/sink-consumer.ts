@@ -4,10 +4,16 @@
 // PartitionTracker as the writers' ingest. Partitions are paused for two reasons: the dependency's breaker is
 // open (hold), or a write failed and the consumer backs off before re-delivering from the committed offsets.
 // Resuming always seeks to the committed offsets first: whatever was fetched meanwhile comes again.
+// The rewind is a run of the retry machine (kind 'sink-rewind', ../../machines/retry/session.ts): a failed
+// write (or a failed resume) fails the attempt, the machine backs off, its next attempt resumes; committed
+// progress ends the run, so the next failure backs off from the start again.
 import type { CommandLog, LogBatch, Subscription } from '../../adapters/kafka/port.ts';
-import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
+import type { BackoffPolicy } from '../../lib/backoff.ts';
+import { classify } from '../../lib/classify.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
+import { retryEveryError, startRetrySession, type RetrySession } from '../../machines/retry/session.ts';
 import { PartitionTracker } from '../ingest/offset-tracker.ts';
 import type { ActorHandle } from '../runtime/system.ts';
 import type { ItemDone, SinkItem, SinkWorkerMsg } from './messages.ts';
@@ -24,12 +30,15 @@ export interface SinkConsumerDeps<I> {
   commitIntervalMs: number;
   signal: AbortSignal;
   random?: () => number;
+  /** Back-off before re-delivering (config retryLoops.sinkRewind); default: today's constants. */
+  rewind?: BackoffPolicy;
+  inspect?: Pick<InspectionBus, 'publish'>;
   onDone?: (how: ItemDone | 'skipped', item: { partition: number; offset: string; timestamp: number }) => void;
   onCommitted?: (partition: number, offset: bigint) => void;
 }
 
 /** Back-off before re-delivering after a failed write, growing while failures repeat without progress. */
-const rewindBackoff: BackoffPolicy = { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2 };
+export const defaultRewindBackoff: BackoffPolicy = { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2 };
 
 export type PauseReason = 'breaker' | 'rewind';
 
@@ -70,8 +79,11 @@ export class SinkConsumer<I> {
   private committed = new Map<number, bigint>();
   private generation = 0;
   private pauses = new Set<PauseReason>();
-  private rewindTimer: TimerHandle | null = null;
-  private failuresWithoutProgress = 0;
+  /** The retry machine's run while writes fail without progress; null while nothing fails. */
+  private rewinding: RetrySession | null = null;
+  /** Offsets were committed since the run's last attempt started. */
+  private progressed = false;
+  private readonly stopRewind = new AbortController();
   private commitTimer: TimerHandle | null = null;
   private draining = false;
   private resuming: Promise<void> | null = null;
@@ -152,14 +164,41 @@ export class SinkConsumer<I> {
 
   private failed(gen: number, err: unknown): void {
     if (gen !== this.generation || this.draining || this.pauses.size > 0) return;
-    this.failuresWithoutProgress++;
-    const delay = backoffDelay(this.failuresWithoutProgress, rewindBackoff, this.deps.random);
-    this.deps.logger.warn({ err, retryInMs: delay }, 'a write did not finish; re-delivering from the committed offsets after a back-off');
     this.pause('rewind');
-    this.rewindTimer = this.deps.clock.setTimeout(() => {
-      this.rewindTimer = null;
-      void this.unpause('rewind');
-    }, delay);
+    this.rewindLater(err);
+  }
+
+  /** The attempt in flight failed, or (nothing failing yet) a run of the retry machine starts with `err`. */
+  private rewindLater(err: unknown): void {
+    if (this.rewinding) return this.rewinding.backingOff ? undefined : this.rewinding.fail(err);
+    this.progressed = false;
+    const session: RetrySession = startRetrySession(err, {
+      kind: 'sink-rewind',
+      detail: this.deps.groupId,
+      policy: { ...(this.deps.rewind ?? defaultRewindBackoff), retries: Number.POSITIVE_INFINITY },
+      clock: this.deps.clock,
+      classify: retryEveryError(classify),
+      signal: AbortSignal.any([this.deps.signal, this.stopRewind.signal]),
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
+      onRetry: ({ error, delayMs }) => this.deps.logger.warn({ err: error, retryInMs: delayMs }, 'a write did not finish; re-delivering from the committed offsets after a back-off'),
+      resume: () => {
+        // Committed progress while backing off ends the run (the next failure backs off from the start).
+        if (this.progressed) this.endRewind();
+        this.progressed = false;
+        void this.unpause('rewind');
+      },
+      onEnd: () => {
+        if (this.rewinding === session) this.rewinding = null;
+      },
+    });
+    this.rewinding = session;
+  }
+
+  private endRewind(): void {
+    const run = this.rewinding;
+    this.rewinding = null;
+    run?.succeed();
   }
 
   /** Stops delivery (commits what is finished first); every item in flight stops being live. */
@@ -176,10 +215,6 @@ export class SinkConsumer<I> {
   /** Lifts one reason; when none is left, seeks every partition to its committed offset and resumes. */
   async unpause(reason: PauseReason): Promise<void> {
     if (!this.pauses.delete(reason) || this.pauses.size > 0 || this.draining) return;
-    if (reason !== 'rewind' && this.rewindTimer !== null) {
-      this.deps.clock.clearTimeout(this.rewindTimer);
-      this.rewindTimer = null;
-    }
     const run = (async () => {
       const committed = await this.deps.log.committed(this.deps.groupId, this.deps.topic);
       if (this.pauses.size > 0 || !this.sub) return; // paused again meanwhile
@@ -193,13 +228,10 @@ export class SinkConsumer<I> {
       this.deps.logger.info({ reason, committed: Object.fromEntries(committed) }, 'partitions resumed from the committed offsets');
     })();
     this.resuming = run.catch((err: unknown) => {
-      // Kafka itself is unreachable: try again shortly (the pause stays in place meanwhile).
+      // Kafka itself is unreachable: the pause stays in place, and the retry machine tries again.
       this.deps.logger.warn({ err }, 'resuming failed; retrying');
       this.pauses.add('rewind');
-      this.rewindTimer = this.deps.clock.setTimeout(() => {
-        this.rewindTimer = null;
-        void this.unpause('rewind');
-      }, 1_000);
+      if (!this.draining) this.rewindLater(err);
     });
     await this.resuming;
   }
@@ -233,7 +265,8 @@ export class SinkConsumer<I> {
     }
     if (offsets.length === 0) return;
     await this.sub.commit(offsets);
-    this.failuresWithoutProgress = 0;
+    this.progressed = true;
+    if (this.rewinding && !this.rewinding.backingOff) this.endRewind(); // the re-delivery made progress
     for (const o of offsets) {
       const c = BigInt(o.offset);
       if (c <= (this.committed.get(o.partition) ?? -1n)) continue;
@@ -258,8 +291,9 @@ export class SinkConsumer<I> {
     const until = this.deps.clock.now() + deadlineMs;
     while (this.inFlight() > 0 && this.deps.clock.now() < until && this.pauses.size === 0) await new Promise<void>((r) => this.deps.clock.setTimeout(() => r(), 10));
     await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'final commit failed: replay will cover it'));
-    for (const t of [this.commitTimer, this.rewindTimer]) if (t !== null) this.deps.clock.clearTimeout(t);
-    this.commitTimer = this.rewindTimer = null;
+    if (this.commitTimer !== null) this.deps.clock.clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    this.stopRewind.abort('draining');
     await this.resuming?.catch(() => undefined);
     await this.sub?.stop();
     this.sub = null;

@@ -7,11 +7,13 @@ import type { DeadLetterSink } from '../dlq/dead-letter.ts';
 import type { ChildPolicy, Policy } from '../runtime/policy.ts';
 import type { ActorHandle, ActorSystem } from '../runtime/system.ts';
 import type { Breaker, BreakerTransition, InspectionBus, RetryPolicy } from '../../machines/index.ts';
-import { backoffDelay } from '../../lib/backoff.ts';
-import type { ErrorClass } from '../../lib/classify.ts';
-import { sleep, type Clock } from '../../lib/clock.ts';
+import type { BackoffPolicy } from '../../lib/backoff.ts';
+import { classify, type ErrorClass } from '../../lib/classify.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
+import { retryEveryError } from '../../machines/retry/session.ts';
 import type { ItemDone, SinkItem, SinkWorkerMsg } from './messages.ts';
 import { SinkConsumer } from './sink-consumer.ts';
 import { SinkWorker, sinkWorkerSpec } from './sink-worker.ts';
@@ -41,6 +43,10 @@ export interface SinkOptions<I> {
   dlq: DeadLetterSink;
   breaker: Breaker;
   retry: RetryPolicy;
+  /** Back-off while the target is not ready (config retryLoops.sinkPrepare); tried until it is or the sink stops. */
+  prepareRetry?: BackoffPolicy;
+  /** Back-off before re-delivering from the committed offsets after a failed write (config retryLoops.sinkRewind). */
+  rewindRetry?: BackoffPolicy;
   system: ActorSystem;
   parent: ActorHandle<unknown>;
   workerPolicy?: Policy<SinkWorkerMsg<I>>;
@@ -53,6 +59,9 @@ export interface SinkOptions<I> {
 }
 
 export type SinkPhase = 'idle' | 'preparing' | 'running' | 'stopped';
+
+/** Today's constants, the defaults of config retryLoops.sinkPrepare. */
+const defaultPrepareRetry: BackoffPolicy = { initialMs: 500, multiplier: 2, maxMs: 15_000, jitter: 0.2 };
 
 export class Sink<I> {
   readonly consumer: SinkConsumer<I>;
@@ -101,6 +110,8 @@ export class Sink<I> {
       logger: this.logger,
       commitIntervalMs: opts.commitIntervalMs,
       signal: this.abort.signal,
+      ...(opts.rewindRetry ? { rewind: opts.rewindRetry } : {}),
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
       ...(opts.hooks?.onDone ? { onDone: opts.hooks.onDone } : {}),
       ...(opts.hooks?.onCommitted ? { onCommitted: opts.hooks.onCommitted } : {}),
     });
@@ -119,18 +130,22 @@ export class Sink<I> {
   start(): Promise<void> {
     this.starting ??= (async () => {
       this.phase = 'preparing';
-      for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
-        try {
-          await this.opts.breaker.call(() => this.opts.target.prepare());
-          this.prepareError = null;
-          break;
-        } catch (err) {
-          this.prepareError = errorMessage(err);
-          const delay = backoffDelay(attempt, { initialMs: 500, multiplier: 2, maxMs: 15_000, jitter: 0.2 });
-          this.logger.warn({ err: this.prepareError, retryInMs: delay }, 'sink target not ready; retrying');
-          await sleep(this.opts.clock, delay, this.abort.signal).catch(() => undefined);
-        }
-      }
+      // The retry machine (kind 'sink-prepare'): every error is tried again, without bound, until the sink stops.
+      const res = await runWithRetry(() => this.opts.breaker.call(() => this.opts.target.prepare()), {
+        kind: 'sink-prepare',
+        detail: this.opts.target.name,
+        clock: this.opts.clock,
+        policy: { ...(this.opts.prepareRetry ?? defaultPrepareRetry), retries: Number.POSITIVE_INFINITY },
+        signal: this.abort.signal,
+        classify: retryEveryError(classify),
+        rebuildOnReroute: false,
+        ...(this.opts.inspect ? { inspect: this.opts.inspect } : {}),
+        onRetry: ({ error, delayMs }) => {
+          this.prepareError = errorMessage(error);
+          this.logger.warn({ err: this.prepareError, retryInMs: delayMs }, 'sink target not ready; retrying');
+        },
+      });
+      if (res.ok) this.prepareError = null;
       if (this.abort.signal.aborted) return;
       await this.consumer.start();
       this.phase = 'running';

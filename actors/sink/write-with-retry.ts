@@ -119,7 +119,7 @@ export async function writeWithRetry<I>(entries: Array<WriteEntry<I>>, deps: Wri
       pending = again;
       if (again.length > 0) throw new ItemsFailedError(again.length, failures.get(again[0]!)!.error);
     },
-    { policy: deps.policy, clock: deps.clock, classify: sinkClassify, id: `retry:${deps.target.name}`, ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.random ? { random: deps.random } : {}), ...(deps.inspect ? { inspect: deps.inspect } : {}) },
+    { policy: deps.policy, clock: deps.clock, classify: sinkClassify, kind: 'sink-write', detail: deps.target.name, ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.random ? { random: deps.random } : {}), ...(deps.inspect ? { inspect: deps.inspect } : {}) },
   );
 
   let fatal: unknown;

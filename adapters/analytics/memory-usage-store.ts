@@ -1,6 +1,8 @@
 // MemoryUsageStore: the embedded profile's UsageStore, with the same idempotence as PgUsageStore.
 // Fault injection: setAvailable(false) makes every call fail like an unreachable server (classified retry).
 import { systemClock, type Clock } from '../../lib/clock.ts';
+import type { OutageHooks } from '../fault-hooks.ts';
+import { toSocketError } from '../socket-errors.ts';
 import { positionKey, uniqueByPosition, type RecordResult, type UsageEvent, type UsageQuery, type UsageRow, type UsageStore } from './port.ts';
 
 class UsageUnavailableError extends Error {
@@ -21,6 +23,8 @@ export class MemoryUsageStore implements UsageStore {
   constructor(opts: { clock?: Clock } = {}) {
     this.clock = opts.clock ?? systemClock;
   }
+
+  readonly faults: OutageHooks = { setAvailable: (a) => this.setAvailable(a) };
 
   setAvailable(available: boolean): void {
     this.available = available;
@@ -77,6 +81,6 @@ export class MemoryUsageStore implements UsageStore {
   async close(): Promise<void> {}
 
   private check(): void {
-    if (!this.available) throw new UsageUnavailableError();
+    if (!this.available) throw toSocketError(new UsageUnavailableError());
   }
 }

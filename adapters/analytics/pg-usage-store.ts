@@ -1,10 +1,12 @@
 // PgUsageStore: the usage roll-up in PostgreSQL, on the shard clusters, routed by tag (a tag's rows live on
 // the cluster of shardOf(tag)). One statement per cluster both claims the commands' positions and bumps the
 // hourly counters, so a position is counted exactly once however often it is re-delivered. Writes go to the
-// cluster's current primary as the shard store knows it (never a fenced node). pg types stay in this file.
+// cluster's current primary as the shard store knows it (never a fenced node). pg types stay in this file; pg's
+// errors leave it classified (adapters/pg/errors.ts).
 import pg from 'pg';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { toPgError } from '../pg/errors.ts';
 import { COMMIT_POINT_SQL } from '../pg/probe-sql.ts';
 import { uniqueByPosition, type RecordResult, type UsageCommit, type UsageEvent, type UsageQuery, type UsageRow, type UsageStore } from './port.ts';
 
@@ -177,8 +179,17 @@ export class PgUsageStore implements UsageStore {
     return c;
   }
 
-  /** A pooled session on the cluster's current primary; a pool on a node that stopped being primary is closed. */
+  /** Every call runs its SQL through here: the driver's errors leave classified (toPgError). */
   private async session<T>(c: UsageCluster, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.onPrimary(c, fn);
+    } catch (err) {
+      throw toPgError(err);
+    }
+  }
+
+  /** A pooled session on the cluster's current primary; a pool on a node that stopped being primary is closed. */
+  private async onPrimary<T>(c: UsageCluster, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw Object.assign(new Error('usage store closed'), { code: 'TS_ERR_SHUTTING_DOWN' });
     const primary = c.primary();
     let entry = this.pools.get(c.name);

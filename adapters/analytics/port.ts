@@ -2,6 +2,7 @@
 // command's log position (partition, offset); an event whose position was counted before changes nothing, so a
 // consumer rewind, a second consumer group or a DLQ replay can never count a command twice.
 // Real: PgUsageStore (PostgreSQL, routed by tag onto the shard clusters). Embedded: MemoryUsageStore.
+import type { OutageHooks } from '../fault-hooks.ts';
 
 export interface UsageEvent {
   tag: string;
@@ -59,6 +60,8 @@ export interface UsageStore {
   prune(beforeMs: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Present on the embedded stand-in only: fault injection (adapters/fault-hooks.ts). */
+  readonly faults?: OutageHooks;
 }
 
 export const HOUR_MS = 3_600_000;

@@ -1,7 +1,7 @@
 // What both CommandLog implementations share about delivery: the back-off before a batch whose handler
 // threw is delivered again, the errors a log raises, and small offset helpers.
-import type { BackoffPolicy } from '../../lib/backoff.ts';
-import type { Clock } from '../../lib/clock.ts';
+import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 
 /**
@@ -9,6 +9,51 @@ import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
  * back-off, counted per partition and reset by the next successful batch. Other partitions keep flowing.
  */
 export const redeliveryBackoff: BackoffPolicy = { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2 };
+
+/**
+ * Waits out the back-off before a partition whose handler threw is delivered again: one per subscription.
+ * The daemon gives the retry machine's (machines/retry/redelivery.ts, kind 'log-redelivery'); adapters cannot
+ * reach machines/, so this is the port, and timerRedelivery the stand-alone one (tools, adapter tests).
+ */
+export interface Redelivery {
+  /** The handler threw: the partition is held; `release` is called when it may be fetched again. */
+  failed(tp: { topic: string; partition: number }, err: unknown, release: () => void): void;
+  /** The handler finished a batch of this partition: its back-off starts from the beginning next time. */
+  succeeded(tp: { topic: string; partition: number }): void;
+  /** Whether the partition is waiting out a back-off. */
+  holding(tp: { topic: string; partition: number }): boolean;
+  /** The partitions waiting out a back-off. */
+  held(): Array<{ topic: string; partition: number }>;
+  /** The subscription stopped: no partition is released any more. */
+  stop(): void;
+}
+
+export type RedeliveryFactory = (groupId: string) => Redelivery;
+
+/** redeliveryBackoff on timers, without the retry machine (what a subscription does when none is given). */
+export function timerRedelivery(clock: Clock, random: () => number, policy: BackoffPolicy = redeliveryBackoff): Redelivery {
+  const failures = new Map<string, number>();
+  const timers = new Map<string, { tp: { topic: string; partition: number }; timer: TimerHandle }>();
+  return {
+    failed(tp, _err, release) {
+      const key = tpKey(tp.topic, tp.partition);
+      const n = (failures.get(key) ?? 0) + 1;
+      failures.set(key, n);
+      const timer = clock.setTimeout(() => {
+        timers.delete(key);
+        release();
+      }, backoffDelay(n, policy, random));
+      timers.set(key, { tp, timer });
+    },
+    succeeded: (tp) => void failures.delete(tpKey(tp.topic, tp.partition)),
+    holding: (tp) => timers.has(tpKey(tp.topic, tp.partition)),
+    held: () => [...timers.values()].map((t) => ({ ...t.tp })),
+    stop() {
+      for (const t of timers.values()) clock.clearTimeout(t.timer);
+      timers.clear();
+    },
+  };
+}
 
 export function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;

@@ -1,16 +1,19 @@
 // KafkaCommandLog: CommandLog over kafkajs 2.2. acks=all and an idempotent producer, the Java-compatible
 // murmur2 partitioner (partitionForKey, shared with MemoryCommandLog), consumers with explicit commits,
-// admin calls for offsets, and a group-less read through a throwaway consumer. Every call is bounded.
+// admin calls for offsets, and a group-less read through a throwaway consumer. Every call is bounded, and every
+// public method's errors (the subscription's too) leave classified (toKafkaError).
 import type { Admin } from 'kafkajs';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { deadline, unknownTopic } from './delivery.ts';
+import { converting } from '../driver-errors.ts';
+import { deadline, unknownTopic, type RedeliveryFactory } from './delivery.ts';
+import { toKafkaError } from './errors.ts';
 import { createKafkaClient, defaultKafkaRetry, type KafkaClient, type KafkaClientOptions } from './kafka-client.ts';
 import { KafkaProducer } from './kafka-producer.ts';
 import { readPartition } from './kafka-read.ts';
 import { KafkaSubscription, type KafkaSubscriptionDeps } from './kafka-subscription.ts';
-import type { CommandLog, LogMessage, LogRecord, ProduceResult, SubscribeOptions, Subscription } from './port.ts';
+import type { CommandLog, LogMessage, LogRecord, ProduceResult, SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
 
 export interface KafkaCommandLogOptions extends KafkaClientOptions {
   logger: Logger;
@@ -31,6 +34,8 @@ export interface KafkaCommandLogOptions extends KafkaClientOptions {
    * connect), so against a dead broker a call can otherwise take a minute; past this it fails retriably.
    */
   operationTimeoutMs?: number;
+  /** The back-off before a batch whose handler threw is delivered again (default: timerRedelivery). */
+  redelivery?: RedeliveryFactory;
 }
 
 export class KafkaCommandLog implements CommandLog {
@@ -68,7 +73,7 @@ export class KafkaCommandLog implements CommandLog {
   }
 
   produce(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
-    return this.producer.send(topic, messages);
+    return converting(this.producer.send(topic, messages), toKafkaError);
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -82,6 +87,7 @@ export class KafkaCommandLog implements CommandLog {
       joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000,
       commitTimeoutMs: this.operationTimeoutMs,
       onStop: (s) => this.subscriptions.delete(s),
+      ...(this.opts.redelivery ? { redelivery: this.opts.redelivery } : {}),
       consumer: {
         sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
         rebalanceTimeout: 30_000,
@@ -92,9 +98,9 @@ export class KafkaCommandLog implements CommandLog {
       },
     };
     const sub = new KafkaSubscription(deps, opts);
-    await sub.start();
+    await converting(sub.start(), toKafkaError);
     this.subscriptions.add(sub);
-    return sub;
+    return new ClassifiedSubscription(sub);
   }
 
   async committed(groupId: string, topic: string): Promise<Map<number, string>> {
@@ -109,17 +115,22 @@ export class KafkaCommandLog implements CommandLog {
     return new Map(res.map((p) => [p.partition, p.high]));
   }
 
+  async groupMembers(groupId: string): Promise<number> {
+    const { groups } = await this.withAdmin(`describeGroups ${groupId}`, (admin) => admin.describeGroups([groupId]));
+    return groups.find((g) => g.groupId === groupId)?.members.length ?? 0;
+  }
+
   async partitionCount(topic: string): Promise<number> {
     const { topics } = await this.withAdmin(`partitionCount ${topic}`, (admin) => admin.fetchTopicMetadata({ topics: [topic] }));
     const t = topics.find((x) => x.name === topic);
-    if (!t) throw unknownTopic(topic);
+    if (!t) throw toKafkaError(unknownTopic(topic));
     return t.partitions.length;
   }
 
   read(topic: string, partition: number, fromOffset: string, limit: number): Promise<LogRecord[]> {
     const groupId = `${this.opts.clientId}-read-${this.clock.now().toString(36)}-${this.random().toString(36).slice(2, 10)}`;
     const deps = { kafka: this.kafka, clock: this.clock, groupId, timeoutMs: this.opts.readTimeoutMs ?? 60_000, admin: this.withAdmin.bind(this) };
-    return readPartition(deps, topic, partition, fromOffset, limit);
+    return converting(readPartition(deps, topic, partition, fromOffset, limit), toKafkaError);
   }
 
   async close(): Promise<void> {
@@ -138,7 +149,10 @@ export class KafkaCommandLog implements CommandLog {
     return this.opts.operationTimeoutMs ?? 10_000;
   }
 
-  /** Runs an admin call within the operation bound; a call that overran drops the client (it may be stuck). */
+  /**
+   * Runs an admin call within the operation bound; a call that overran drops the client (it may be stuck). Its
+   * errors leave classified (every admin call of the public methods goes through here).
+   */
   private async withAdmin<T>(what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
     const entry = this.admin;
     try {
@@ -149,7 +163,7 @@ export class KafkaCommandLog implements CommandLog {
         this.admin = null;
         void stuck.disconnect().catch(() => undefined);
       }
-      throw err;
+      throw toKafkaError(err);
     }
   }
 
@@ -165,6 +179,33 @@ export class KafkaCommandLog implements CommandLog {
     }
     await this.admin.ready;
     return this.admin.client;
+  }
+}
+
+/** The subscription as callers see it: what its calls throw leaves classified, like the log's own calls. */
+class ClassifiedSubscription implements Subscription {
+  constructor(private readonly inner: KafkaSubscription) {}
+  pause(topic: string, partitions: number[]): void {
+    this.inner.pause(topic, partitions);
+  }
+  resume(topic: string, partitions: number[]): void {
+    this.inner.resume(topic, partitions);
+  }
+  paused(): Array<{ topic: string; partition: number }> {
+    return this.inner.paused();
+  }
+  seek(topic: string, partition: number, offset: string): void {
+    try {
+      this.inner.seek(topic, partition, offset);
+    } catch (err) {
+      throw toKafkaError(err);
+    }
+  }
+  commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    return converting(this.inner.commit(offsets), toKafkaError);
+  }
+  stop(): Promise<void> {
+    return converting(this.inner.stop(), toKafkaError);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { deadline } from './delivery.ts';
+import { toKafkaError } from './errors.ts';
 import type { KafkaClient } from './kafka-client.ts';
 import type { LeaderElection, Leadership } from './leader-election-port.ts';
 
@@ -125,7 +126,16 @@ export class KafkaLeaderElection implements LeaderElection {
     return this.opts.topic;
   }
 
+  /** Its errors leave classified (toKafkaError): start-up retries the transient ones. */
   async prepare(): Promise<void> {
+    try {
+      await this.createControlTopic();
+    } catch (err) {
+      throw toKafkaError(err);
+    }
+  }
+
+  private async createControlTopic(): Promise<void> {
     const admin: Admin = this.opts.kafka.admin();
     const timeout = this.opts.adminTimeoutMs ?? 15_000;
     try {
@@ -151,7 +161,9 @@ export class KafkaLeaderElection implements LeaderElection {
       await this.consumer.connect();
       await this.consumer.subscribe({ topics: [this.opts.topic], fromBeginning: false });
       // Nothing is read through the group: owning the partition is the point (decisions are read group-less).
-      await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
+      // The batches are still resolved (the default), so the member moves past the records that do arrive on the
+      // partition and long-polls for new ones; unresolved, it re-fetched them at once, ~500 times a second.
+      await this.consumer.run({ autoCommit: false, eachBatch: async () => undefined });
     };
     start().catch((err: unknown) => {
       if (this.stopped) return;

@@ -1,15 +1,15 @@
 // One kafkajs consumer as a Subscription: eachBatch with autoCommit off and eachBatchAutoResolve off. A
 // batch is resolved only after our handler returns, so a handler that throws gets the batch again (the
-// partition is paused for a back-off, then fetched again from the unresolved position). Pause state is
-// kept here too, because kafkajs forgets it when a crashed consumer restarts.
+// partition is paused for a back-off, then fetched again from the unresolved position; the back-off is the
+// Redelivery given, in the daemon the retry machine's). Pause state is kept here too, because kafkajs forgets
+// it when a crashed consumer restarts.
 import type { Consumer, ConsumerConfig, EachBatchPayload } from 'kafkajs';
-import { backoffDelay } from '../../lib/backoff.ts';
-import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { KafkaClient } from './kafka-client.ts';
 import { toLogRecord } from './kafka-client.ts';
-import { deadline, LogError, parseOffset, redeliveryBackoff, subscriptionStopped, tpKey } from './delivery.ts';
+import { deadline, LogError, parseOffset, subscriptionStopped, timerRedelivery, tpKey, type Redelivery, type RedeliveryFactory } from './delivery.ts';
 import type { SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
 
 export interface KafkaSubscriptionDeps {
@@ -25,6 +25,8 @@ export interface KafkaSubscriptionDeps {
   /** Bound of one commit, retries included (a frozen coordinator would otherwise hold it for a minute). */
   commitTimeoutMs: number;
   onStop?: (sub: KafkaSubscription) => void;
+  /** The back-off before a batch whose handler threw is delivered again (default: timerRedelivery). */
+  redelivery?: RedeliveryFactory;
 }
 
 type TP = { topic: string; partition: number };
@@ -33,8 +35,7 @@ export class KafkaSubscription implements Subscription {
   private readonly consumer: Consumer;
   private readonly logger: Logger;
   private userPaused = new Map<string, TP>();
-  private backoff = new Map<string, TimerHandle>();
-  private failures = new Map<string, number>();
+  private readonly redelivery: Redelivery;
   private assigned = new Set<string>();
   private joined = false;
   private stopped = false;
@@ -47,6 +48,7 @@ export class KafkaSubscription implements Subscription {
   ) {
     this.logger = deps.logger.child({ groupId: opts.groupId });
     this.consumer = deps.kafka.consumer({ ...deps.consumer, groupId: opts.groupId });
+    this.redelivery = deps.redelivery?.(opts.groupId) ?? timerRedelivery(deps.clock, deps.random);
     const { GROUP_JOIN, FETCH, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => this.joinedGroup(e.payload.memberAssignment));
     this.consumer.on(FETCH, () => {
@@ -94,7 +96,7 @@ export class KafkaSubscription implements Subscription {
 
   resume(topic: string, partitions: number[]): void {
     for (const partition of partitions) this.userPaused.delete(tpKey(topic, partition));
-    const ready = partitions.filter((p) => !this.backoff.has(tpKey(topic, p)));
+    const ready = partitions.filter((partition) => !this.redelivery.holding({ topic, partition }));
     if (ready.length > 0 && !this.stopped) this.consumer.resume([{ topic, partitions: ready }]);
   }
 
@@ -122,15 +124,14 @@ export class KafkaSubscription implements Subscription {
     if (this.stopped) return;
     this.stopped = true;
     this.deps.onStop?.(this);
-    for (const t of this.backoff.values()) this.deps.clock.clearTimeout(t);
-    this.backoff.clear();
+    this.redelivery.stop();
     await this.consumer.disconnect();
   }
 
   private joinedGroup(assignment: Record<string, number[]>): void {
     this.joined = true;
     this.assigned = new Set(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((p) => tpKey(topic, p))));
-    const held = [...this.userPaused.values(), ...[...this.backoff.keys()].map(fromKey)];
+    const held = [...this.userPaused.values(), ...this.redelivery.held()];
     for (const { topic, partition } of held) this.consumer.pause([{ topic, partitions: [partition] }]);
     this.onJoin?.();
     this.onJoin = null;
@@ -145,7 +146,7 @@ export class KafkaSubscription implements Subscription {
     const { topic, partition } = batch;
     const key = tpKey(topic, partition);
     // Not resolved, so fetched again from the same position once resumed.
-    if (this.stopped || !isRunning() || isStale() || this.userPaused.has(key) || this.backoff.has(key)) return;
+    if (this.stopped || !isRunning() || isStale() || this.userPaused.has(key) || this.redelivery.holding({ topic, partition })) return;
     const records = batch.messages.map((m) => toLogRecord(topic, partition, m));
     if (records.length === 0) {
       resolveOffset(batch.lastOffset()); // only control records (transaction markers)
@@ -157,30 +158,18 @@ export class KafkaSubscription implements Subscription {
       this.redeliverLater(topic, partition, records[0]!.offset, err);
       return;
     }
-    this.failures.delete(key);
+    this.redelivery.succeeded({ topic, partition });
     if (!isStale()) resolveOffset(batch.lastOffset());
     await heartbeat().catch((err: unknown) => this.logger.debug({ err }, 'heartbeat after batch failed'));
   }
 
   private redeliverLater(topic: string, partition: number, offset: string, err: unknown): void {
     const key = tpKey(topic, partition);
-    const failures = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, failures);
-    const delay = backoffDelay(failures, redeliveryBackoff, this.deps.random);
-    this.logger.error({ err, errMessage: errorMessage(err), topic, partition, offset, failures, retryInMs: delay }, 'eachBatch handler threw; the batch will be delivered again');
+    this.logger.error({ err, errMessage: errorMessage(err), topic, partition, offset }, 'eachBatch handler threw; the batch will be delivered again');
     if (this.stopped) return;
     this.consumer.pause([{ topic, partitions: [partition] }]);
-    this.backoff.set(
-      key,
-      this.deps.clock.setTimeout(() => {
-        this.backoff.delete(key);
-        if (!this.stopped && !this.userPaused.has(key)) this.consumer.resume([{ topic, partitions: [partition] }]);
-      }, delay),
-    );
+    this.redelivery.failed({ topic, partition }, err, () => {
+      if (!this.stopped && !this.userPaused.has(key)) this.consumer.resume([{ topic, partitions: [partition] }]);
+    });
   }
-}
-
-function fromKey(key: string): TP {
-  const [topic, partition] = key.split('\u0000') as [string, string];
-  return { topic, partition: Number(partition) };
 }

@@ -17,11 +17,16 @@ export function controlTopicOf(config: Pick<Config, 'kafka'>): string {
   return `${config.kafka.topic}.control`;
 }
 
+/** The consumer group whose member owning the control topic's partition leads the deployment. */
+export function leaderGroupOf(config: Pick<Config, 'kafka'>): string {
+  return `${config.kafka.groupId}.leader`;
+}
+
 export function createLeaderElection(config: Pick<Config, 'profile' | 'kafka'>, deps: { logger: Logger; clock: Clock; daemonId: string; sessionTimeoutMs?: number }): LeaderElection {
   const topic = controlTopicOf(config);
   if (config.profile === 'embedded') return new MemoryLeaderElection(topic, { clock: deps.clock, daemonId: deps.daemonId });
   const logger = deps.logger.child({ component: 'leader-election' });
   const { brokers, clientId, ssl, sasl } = config.kafka;
   const kafka = createKafkaClient({ brokers: [...brokers], clientId: `${clientId}-leader`, ssl, ...(sasl ? { sasl } : {}) }, logger);
-  return new KafkaLeaderElection({ kafka, clock: deps.clock, logger, daemonId: deps.daemonId, groupId: `${config.kafka.groupId}.leader`, topic, sessionTimeoutMs: deps.sessionTimeoutMs ?? DEFAULT_LEADER_SESSION_MS });
+  return new KafkaLeaderElection({ kafka, clock: deps.clock, logger, daemonId: deps.daemonId, groupId: leaderGroupOf(config), topic, sessionTimeoutMs: deps.sessionTimeoutMs ?? DEFAULT_LEADER_SESSION_MS });
 }

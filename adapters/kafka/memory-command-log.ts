@@ -1,9 +1,12 @@
 // MemoryCommandLog: the embedded profile's CommandLog. An in-process partitioned log with consumer groups,
 // explicitly committed offsets, round-robin group assignment and eager rebalances, keyed with the same
 // murmur2 partitioner as Kafka. Fault injection: setAvailable(false) makes it behave like a dead broker.
+// Its errors are shaped like kafkajs' and leave through the same converter (toKafkaError) as KafkaCommandLog's.
 import { systemClock, type Clock } from '../../lib/clock.ts';
+import type { OutageHooks } from '../fault-hooks.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { parseOffset, tpKey, unavailable, unknownTopic } from './delivery.ts';
+import { parseOffset, timerRedelivery, tpKey, unavailable, unknownTopic, type RedeliveryFactory } from './delivery.ts';
+import { toKafkaError } from './errors.ts';
 import { MemorySubscription, type MemberHost } from './memory-subscription.ts';
 import { partitionForKey } from './partitioner.ts';
 import type { CommandLog, LogMessage, LogRecord, ProduceResult, SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
@@ -14,6 +17,8 @@ export interface MemoryCommandLogOptions {
   /** Most records in one delivered batch. */
   maxBatchRecords?: number;
   random?: () => number;
+  /** The back-off before a batch whose handler threw is delivered again (default: timerRedelivery). */
+  redelivery?: RedeliveryFactory;
 }
 
 interface Group {
@@ -37,10 +42,11 @@ export class MemoryCommandLog implements CommandLog {
   constructor(opts: MemoryCommandLogOptions = {}) {
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? silentLogger();
+    const random = opts.random ?? Math.random;
     this.host = {
       clock,
       logger,
-      random: opts.random ?? Math.random,
+      random,
       maxBatchRecords: opts.maxBatchRecords ?? 500,
       available: () => this.isAvailable,
       records: (topic, partition, from, limit) => this.partitionLog(topic, partition).slice(from, from + limit),
@@ -53,6 +59,7 @@ export class MemoryCommandLog implements CommandLog {
         this.busy--;
         this.checkIdle();
       },
+      redelivery: opts.redelivery ?? (() => timerRedelivery(clock, random)),
     };
   }
 
@@ -61,6 +68,8 @@ export class MemoryCommandLog implements CommandLog {
    * On recovery every group rebalances, as kafkajs consumers that crashed during the outage rejoin: each
    * partition restarts from its committed offset, so uncommitted records are delivered again.
    */
+  readonly faults: OutageHooks = { setAvailable: (a) => this.setAvailable(a) };
+
   setAvailable(available: boolean): void {
     const recovered = available && !this.isAvailable;
     this.isAvailable = available;
@@ -85,11 +94,11 @@ export class MemoryCommandLog implements CommandLog {
   async produce(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
     this.check();
     const t = this.topics.get(topic);
-    if (!t) throw unknownTopic(topic);
+    if (!t) throw toKafkaError(unknownTopic(topic));
     const n = t.partitions.length;
     const targets = messages.map((m) => {
       const p = m.partition ?? (m.key !== null ? partitionForKey(m.key, n) : t.roundRobin++ % n);
-      if (!Number.isInteger(p) || p < 0 || p >= n) throw unknownTopic(`${topic}[${p}]`);
+      if (!Number.isInteger(p) || p < 0 || p >= n) throw toKafkaError(unknownTopic(`${topic}[${p}]`));
       return p;
     });
     const timestamp = this.host.clock.now();
@@ -106,7 +115,7 @@ export class MemoryCommandLog implements CommandLog {
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     this.check();
-    for (const topic of opts.topics) if (!this.topics.has(topic)) throw unknownTopic(topic);
+    for (const topic of opts.topics) if (!this.topics.has(topic)) throw toKafkaError(unknownTopic(topic));
     const group = this.group(opts.groupId);
     const member = new MemorySubscription(this.host, { ...opts, topics: [...opts.topics] }, `member-${++this.memberSeq}`);
     group.members.push(member);
@@ -130,7 +139,7 @@ export class MemoryCommandLog implements CommandLog {
   async endOffsets(topic: string): Promise<Map<number, string>> {
     this.check();
     const t = this.topics.get(topic);
-    if (!t) throw unknownTopic(topic);
+    if (!t) throw toKafkaError(unknownTopic(topic));
     return new Map(t.partitions.map((log, p) => [p, String(log.length)]));
   }
 
@@ -142,10 +151,15 @@ export class MemoryCommandLog implements CommandLog {
       .map((r) => ({ ...r, headers: { ...r.headers } }));
   }
 
+  async groupMembers(groupId: string): Promise<number> {
+    this.check();
+    return this.groups.get(groupId)?.members.length ?? 0;
+  }
+
   async partitionCount(topic: string): Promise<number> {
     this.check();
     const t = this.topics.get(topic);
-    if (!t) throw unknownTopic(topic);
+    if (!t) throw toKafkaError(unknownTopic(topic));
     return t.partitions.length;
   }
 
@@ -157,13 +171,13 @@ export class MemoryCommandLog implements CommandLog {
   }
 
   private check(): void {
-    if (this.closed) throw unavailable('the embedded log is closed');
-    if (!this.isAvailable) throw unavailable('embedded log unavailable (fault injected)');
+    if (this.closed) throw toKafkaError(unavailable('the embedded log is closed'));
+    if (!this.isAvailable) throw toKafkaError(unavailable('embedded log unavailable (fault injected)'));
   }
 
   private partitionLog(topic: string, partition: number): LogRecord[] {
     const log = this.topics.get(topic)?.partitions[partition];
-    if (!log) throw unknownTopic(`${topic}[${partition}]`);
+    if (!log) throw toKafkaError(unknownTopic(`${topic}[${partition}]`));
     return log;
   }
 

@@ -1,10 +1,10 @@
 // One member of a consumer group of MemoryCommandLog: delivers batches of its assigned partitions, one
 // batch in flight per partition, in offset order; pause, resume, seek, explicit commits, redelivery.
 import type { Logger } from '../../lib/logger.ts';
-import { backoffDelay } from '../../lib/backoff.ts';
-import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { parseOffset, redeliveryBackoff, subscriptionStopped, tpKey } from './delivery.ts';
+import { parseOffset, subscriptionStopped, tpKey, type Redelivery } from './delivery.ts';
+import { toKafkaError } from './errors.ts';
 import type { LogRecord, SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
 
 /** What a member needs from the log it belongs to. */
@@ -21,6 +21,8 @@ export interface MemberHost {
   leave(member: MemorySubscription): Promise<void>;
   deliveryStarted(): void;
   deliveryEnded(): void;
+  /** The back-off before a batch whose handler threw is delivered again, one per member and assignment. */
+  redelivery(groupId: string): Redelivery;
 }
 
 interface PartitionState {
@@ -29,8 +31,6 @@ interface PartitionState {
   position: number;
   /** Bumped by seek(): a batch in flight when it changes does not move the position. */
   seekEpoch: number;
-  failures: number;
-  backoff: TimerHandle | null;
   inFlight: Promise<void> | null;
 }
 
@@ -40,12 +40,15 @@ export class MemorySubscription implements Subscription {
   private stopped = false;
   /** Set while the group rebalances: nothing new is delivered until the new assignment. */
   private frozen = true;
+  private redelivery: Redelivery;
 
   constructor(
     private readonly host: MemberHost,
     readonly opts: SubscribeOptions,
     readonly memberId: string,
-  ) {}
+  ) {
+    this.redelivery = host.redelivery(opts.groupId);
+  }
 
   get isStopped(): boolean {
     return this.stopped;
@@ -59,12 +62,14 @@ export class MemorySubscription implements Subscription {
 
   /** A new assignment, as after an eager rebalance: every position restarts from the committed offset. */
   assign(assigned: Array<{ topic: string; partition: number }>): void {
-    for (const s of this.parts.values()) if (s.backoff !== null) this.host.clock.clearTimeout(s.backoff);
+    // Every position restarts from the committed offset: no back-off carries over.
+    this.redelivery.stop();
+    this.redelivery = this.host.redelivery(this.opts.groupId);
     this.parts.clear();
     for (const { topic, partition } of assigned) {
       const committed = this.host.committedOffset(this.opts.groupId, topic, partition);
       const position = committed ?? (this.opts.fromBeginning ? 0 : this.host.endOffset(topic, partition));
-      this.parts.set(tpKey(topic, partition), { topic, partition, position, seekEpoch: 0, failures: 0, backoff: null, inFlight: null });
+      this.parts.set(tpKey(topic, partition), { topic, partition, position, seekEpoch: 0, inFlight: null });
     }
     this.frozen = false;
     try {
@@ -106,7 +111,7 @@ export class MemorySubscription implements Subscription {
   }
 
   seek(topic: string, partition: number, offset: string): void {
-    if (this.stopped) throw subscriptionStopped(this.opts.groupId);
+    if (this.stopped) throw toKafkaError(subscriptionStopped(this.opts.groupId));
     const s = this.parts.get(tpKey(topic, partition));
     if (!s) return; // like kafkajs: a seek on a partition this member does not own is ignored
     s.position = parseOffset(offset);
@@ -115,7 +120,7 @@ export class MemorySubscription implements Subscription {
   }
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
-    if (this.stopped) throw subscriptionStopped(this.opts.groupId);
+    if (this.stopped) throw toKafkaError(subscriptionStopped(this.opts.groupId));
     for (const o of offsets) parseOffset(o.offset);
     await this.host.commit(this.opts.groupId, offsets);
   }
@@ -124,7 +129,7 @@ export class MemorySubscription implements Subscription {
     if (this.stopped) return;
     this.stopped = true;
     await this.freeze();
-    for (const s of this.parts.values()) if (s.backoff !== null) this.host.clock.clearTimeout(s.backoff);
+    this.redelivery.stop();
     this.parts.clear();
     await this.host.leave(this);
   }
@@ -133,7 +138,7 @@ export class MemorySubscription implements Subscription {
     return (
       !this.stopped &&
       !this.frozen &&
-      s.backoff === null &&
+      !this.redelivery.holding(s) &&
       !this.userPaused.has(tpKey(s.topic, s.partition)) &&
       this.host.available() &&
       s.position < this.host.endOffset(s.topic, s.partition)
@@ -159,17 +164,12 @@ export class MemorySubscription implements Subscription {
     const batch = { topic: s.topic, partition: s.partition, records, highWatermark: String(this.host.endOffset(s.topic, s.partition)) };
     try {
       await this.opts.eachBatch(batch);
-      s.failures = 0;
+      this.redelivery.succeeded(s);
       if (this.current(s) && s.seekEpoch === epoch) s.position = parseOffset(records[records.length - 1]!.offset) + 1;
     } catch (err) {
       if (!this.current(s)) return;
-      s.failures++;
-      const delay = backoffDelay(s.failures, redeliveryBackoff, this.host.random);
-      this.host.logger.error({ err, errMessage: errorMessage(err), topic: s.topic, partition: s.partition, offset: records[0]!.offset, failures: s.failures, retryInMs: delay }, 'eachBatch handler threw; the batch will be delivered again');
-      s.backoff = this.host.clock.setTimeout(() => {
-        s.backoff = null;
-        this.kick(s);
-      }, delay);
+      this.host.logger.error({ err, errMessage: errorMessage(err), topic: s.topic, partition: s.partition, offset: records[0]!.offset }, 'eachBatch handler threw; the batch will be delivered again');
+      this.redelivery.failed(s, err, () => this.kick(s));
     }
   }
 

@@ -1,5 +1,6 @@
 // CommandLog: a partitioned, replayable log with consumer groups and explicitly committed offsets.
 // Real: KafkaCommandLog (kafkajs). Embedded: MemoryCommandLog. Offsets are decimal strings (Kafka int64).
+import type { OutageHooks } from '../fault-hooks.ts';
 
 export interface LogMessage {
   key: string | null;
@@ -84,8 +85,12 @@ export interface CommandLog {
   committed(groupId: string, topic: string): Promise<Map<number, string>>;
   /** Log end offset per partition. */
   endOffsets(topic: string): Promise<Map<number, string>>;
+  /** Members a consumer group has right now (0 for an empty, dead or unknown group). */
+  groupMembers(groupId: string): Promise<number>;
   /** Reads records [from, from+limit) of one partition without a group (checker, DLQ listing). */
   read(topic: string, partition: number, fromOffset: string, limit: number): Promise<LogRecord[]>;
   partitionCount(topic: string): Promise<number>;
   close(): Promise<void>;
+  /** Present on the embedded stand-in only: fault injection (adapters/fault-hooks.ts). */
+  readonly faults?: OutageHooks;
 }

@@ -1,10 +1,12 @@
 // The embedded control plane: promotion and fencing over the emulated cluster behind a PgliteShardStore.
 import type { EmbeddedPgCluster } from './embedded-pg-cluster.ts';
-import type { ClusterControl, FenceMode, NodeProbe } from './port.ts';
+import type { ClusterControl, FenceMode, NodeProbe, RecordedEpoch } from './port.ts';
 
 export class EmbeddedClusterControl implements ClusterControl {
   readonly cluster: string;
   readonly nodes: readonly string[];
+  /** The emulated nodes' tagstream_topology_epoch rows (the emulation has no such table). */
+  private readonly epochs = new Map<string, RecordedEpoch>();
 
   constructor(private readonly e: EmbeddedPgCluster) {
     this.cluster = e.name;
@@ -41,6 +43,17 @@ export class EmbeddedClusterControl implements ClusterControl {
     const p = await this.e.probe(node);
     if (!p.up) throw new Error(`${this.cluster}: cannot unfence ${node}: ${p.error ?? 'down'}`);
     this.e.promote(node);
+  }
+
+  async recordEpoch(node: string, rec: RecordedEpoch): Promise<void> {
+    const p = await this.e.probe(node);
+    if (!p.up) throw new Error(`${this.cluster}: cannot record the epoch on ${node}: ${p.error ?? 'down'}`);
+    const cur = this.epochs.get(node);
+    if (!cur || cur.epoch < rec.epoch) this.epochs.set(node, { ...rec });
+  }
+
+  async readEpoch(node: string): Promise<RecordedEpoch | null> {
+    return this.epochs.get(node) ?? null;
   }
 
   async close(): Promise<void> {}

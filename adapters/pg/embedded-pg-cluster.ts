@@ -12,7 +12,7 @@ export interface EmbeddedPgClusterOptions {
   dataDir?: string;
 }
 
-/** A connection error as a socket would raise it: lib/classify sees ECONNREFUSED → retry. */
+/** A connection error as a socket would raise it: the store's boundary (toPgError) makes it a retry. */
 export function connectionRefused(node: string): Error {
   const err = new Error(`connect ECONNREFUSED ${node} (embedded node is down)`) as Error & { code: string };
   err.code = 'ECONNREFUSED';

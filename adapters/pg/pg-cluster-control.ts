@@ -1,9 +1,12 @@
 // PgClusterControl: promotion, repointing and fencing over short-lived superuser connections, one per call,
 // with tight timeouts so a hung node can never stall the failover monitor.
 import pg from 'pg';
+import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import type { ClusterControl, FenceMode, NodeProbe } from './port.ts';
+import { toPgError } from './errors.ts';
+import type { ClusterControl, FenceMode, NodeProbe, RecordedEpoch } from './port.ts';
 import { PROBE_SQL, parseProbeRow, type ProbeRow } from './probe-sql.ts';
+import { CREATE_EPOCH_TABLE_SQL, parseEpochRow, READ_EPOCH_SQL, RECORD_EPOCH_SQL, recordParams, UNDEFINED_TABLE, type EpochRow } from './topology-epoch.ts';
 
 export interface PgClusterControlOptions {
   cluster: string;
@@ -12,15 +15,25 @@ export interface PgClusterControlOptions {
   password?: string;
   database: string;
   timeoutMs: number;
+  /** Times the sessions opened ahead of a promotion (default: the system clock). */
+  clock?: Clock;
 }
+
+/** How long a session opened ahead of a promotion waits for it (the checks before it take well under this). */
+const PREPARED_TTL_MS = 10_000;
 
 export class PgClusterControl implements ClusterControl {
   readonly cluster: string;
   readonly nodes: readonly string[];
 
+  /** Sessions opened ahead of a promotion (prepare), by node; taken by promote() on that node. */
+  private readonly prepared = new Map<string, { opening: Promise<{ client: pg.Client; alive: boolean }>; timer: TimerHandle }>();
+  private readonly clock: Clock;
+
   constructor(private readonly opts: PgClusterControlOptions) {
     this.cluster = opts.cluster;
     this.nodes = opts.nodes.map((n) => n.name);
+    this.clock = opts.clock ?? systemClock;
   }
 
   private addr(node: string) {
@@ -29,16 +42,74 @@ export class PgClusterControl implements ClusterControl {
     return n;
   }
 
-  private async withClient<T>(node: string, timeoutMs: number, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  /** Every call of the control plane goes through here: its driver errors leave classified (toPgError). */
+  private async withClient<T>(node: string, timeoutMs: number, fn: (c: pg.Client) => Promise<T>, prepared = false): Promise<T> {
+    try {
+      return await this.onClient(node, timeoutMs, fn, prepared);
+    } catch (err) {
+      throw toPgError(err);
+    }
+  }
+
+  private async onClient<T>(node: string, timeoutMs: number, fn: (c: pg.Client) => Promise<T>, prepared = false): Promise<T> {
+    const client = (prepared ? await this.takePrepared(node) : null) ?? (await this.connect(node, timeoutMs));
+    try {
+      return await fn(client);
+    } finally {
+      void client.end().catch(() => undefined);
+    }
+  }
+
+  private async connect(node: string, timeoutMs: number): Promise<pg.Client> {
     const a = this.addr(node);
     const client = new pg.Client({ host: a.host, port: a.port, user: this.opts.user, password: this.opts.password, database: this.opts.database, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'tagstream-control' });
     client.on('error', () => undefined);
     try {
       await client.connect();
-      return await fn(client);
-    } finally {
+    } catch (err) {
       void client.end().catch(() => undefined);
+      throw err;
     }
+    return client;
+  }
+
+  /**
+   * Opens the session of the promotion of `node` now (see ClusterControl.prepare), with the timeouts
+   * promote(node, timeoutMs) uses. Only promote() takes it; one not taken within PREPARED_TTL_MS (the promotion
+   * was abandoned) is closed, and a new prepare() replaces an older one: a session is never reused later.
+   */
+  prepare(node: string, timeoutMs: number): void {
+    if (!this.nodes.includes(node)) return;
+    this.dropPrepared(node);
+    const opening = this.connect(node, timeoutMs + 1_000).then((client) => {
+      const session = { client, alive: true };
+      client.on('end', () => (session.alive = false));
+      client.on('error', () => (session.alive = false));
+      return session;
+    });
+    opening.catch(() => undefined);
+    const timer = this.clock.setTimeout(() => this.dropPrepared(node, opening), PREPARED_TTL_MS);
+    this.prepared.set(node, { opening, timer });
+  }
+
+  private dropPrepared(node: string, only?: Promise<{ client: pg.Client }>): void {
+    const p = this.prepared.get(node);
+    if (!p || (only && p.opening !== only)) return;
+    this.prepared.delete(node);
+    this.clock.clearTimeout(p.timer);
+    void p.opening.then((s) => s.client.end()).catch(() => undefined);
+  }
+
+  /** The session prepare() opened for `node` if it opened and is still alive; else null (connect as usual). */
+  private async takePrepared(node: string): Promise<pg.Client | null> {
+    const p = this.prepared.get(node);
+    if (!p) return null;
+    this.prepared.delete(node);
+    this.clock.clearTimeout(p.timer);
+    const session = await p.opening.catch(() => null);
+    if (session?.alive) return session.client;
+    void session?.client.end().catch(() => undefined);
+    return null;
   }
 
   async probeNode(node: string): Promise<NodeProbe> {
@@ -51,12 +122,17 @@ export class PgClusterControl implements ClusterControl {
 
   async promote(node: string, timeoutMs: number): Promise<void> {
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    await this.withClient(node, timeoutMs + 1_000, async (c) => {
-      const inRecovery = (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
-      if (!inRecovery) return; // already a primary (a retried promotion)
-      const ok = (await c.query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [seconds])).rows[0]!.ok;
-      if (!ok) throw new Error(`${this.cluster}: ${node} did not finish promotion within ${seconds} s`);
-    });
+    await this.withClient(
+      node,
+      timeoutMs + 1_000,
+      async (c) => {
+        const inRecovery = (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+        if (!inRecovery) return; // already a primary (a retried promotion)
+        const ok = (await c.query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [seconds])).rows[0]!.ok;
+        if (!ok) throw new Error(`${this.cluster}: ${node} did not finish promotion within ${seconds} s`);
+      },
+      true, // the session prepare() opened for it, if any
+    );
   }
 
   async repoint(replica: string, primary: string): Promise<void> {
@@ -100,7 +176,28 @@ export class PgClusterControl implements ClusterControl {
     });
   }
 
-  async close(): Promise<void> {}
+  async recordEpoch(node: string, rec: RecordedEpoch): Promise<void> {
+    await this.withClient(node, this.opts.timeoutMs, async (c) => {
+      await c.query(CREATE_EPOCH_TABLE_SQL);
+      await c.query(RECORD_EPOCH_SQL, recordParams(rec));
+    });
+  }
+
+  async readEpoch(node: string): Promise<RecordedEpoch | null> {
+    return this.withClient(node, this.opts.timeoutMs, async (c) => {
+      try {
+        return parseEpochRow((await c.query<EpochRow>(READ_EPOCH_SQL, [this.cluster])).rows[0]);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === UNDEFINED_TABLE) return null;
+        throw err;
+      }
+    });
+  }
+
+  /** Ends the sessions prepared and never used. */
+  async close(): Promise<void> {
+    for (const node of [...this.prepared.keys()]) this.dropPrepared(node);
+  }
 }
 
 function literal(s: string): string {

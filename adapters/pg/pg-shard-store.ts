@@ -63,7 +63,7 @@ class PgDriver implements NodeDriver {
       database: this.opts.database,
       user: this.opts.user,
       password: this.opts.password,
-      application_name: this.opts.applicationName ?? `tagstream-${this.opts.cluster}`,
+      application_name: this.applicationName(),
       connectionTimeoutMillis: connectMs,
       statement_timeout: statementMs,
       query_timeout: readMs,
@@ -80,26 +80,66 @@ class PgDriver implements NodeDriver {
     return new PgNodeConn(o.cluster, node, pool);
   }
 
+  /**
+   * One long-lived probe session per node (application_name `…-probe`), outside the pool so a probe never waits
+   * behind busy clients. A fresh connection per probe forked a PostgreSQL backend for every node every probe
+   * interval, on every daemon. A session that fails (killed by a fence, the server restarted) is dropped and the
+   * probe retried at once on a fresh connection within what is left of its timeout; a probe that times out is
+   * not retried: a frozen node is down.
+   */
+  private readonly probeSessions = new Map<string, pg.Client>();
+
   async probe(node: string): Promise<NodeProbe> {
     const t = this.opts.probeTimeoutMs;
     const started = this.clock.now();
-    // A fresh connection, not the pool: a probe must measure reachability, not wait behind busy clients.
-    const client = new pg.Client(this.clientConfig(node, t, t, t));
-    client.on('error', () => undefined);
+    const kept = this.probeSessions.get(node);
+    if (kept) {
+      try {
+        return this.probed(node, (await kept.query<ProbeRow>(PROBE_SQL)).rows[0]!, started);
+      } catch (err) {
+        this.dropProbeSession(node, kept);
+        const left = t - (this.clock.now() - started);
+        if (left < t / 2) return { name: node, up: false, latencyMs: this.clock.now() - started, error: errorMessage(err) || String(err) };
+      }
+    }
+    const left = Math.max(1, t - (this.clock.now() - started));
+    const client = new pg.Client({ ...this.clientConfig(node, left, t, t), application_name: `${this.applicationName()}-probe` });
+    client.on('error', () => this.dropProbeSession(node, client));
     try {
       await client.connect();
       const res = await client.query<ProbeRow>(PROBE_SQL);
-      const p = parseProbeRow(node, res.rows[0]!, this.opts.nodes);
-      p.latencyMs = this.clock.now() - started;
-      void client.end().catch(() => undefined);
-      return p;
+      if (this.closed) void client.end().catch(() => undefined);
+      else this.probeSessions.set(node, client);
+      return this.probed(node, res.rows[0]!, started);
     } catch (err) {
       destroy(client);
       return { name: node, up: false, latencyMs: this.clock.now() - started, error: errorMessage(err) || String(err) };
     }
   }
 
-  async close(): Promise<void> {}
+  private probed(node: string, row: ProbeRow, started: number): NodeProbe {
+    const p = parseProbeRow(node, row, this.opts.nodes);
+    p.latencyMs = this.clock.now() - started;
+    return p;
+  }
+
+  private dropProbeSession(node: string, client: pg.Client): void {
+    if (this.probeSessions.get(node) === client) this.probeSessions.delete(node);
+    destroy(client);
+  }
+
+  private applicationName(): string {
+    return this.opts.applicationName ?? `tagstream-${this.opts.cluster}`;
+  }
+
+  private closed = false;
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const sessions = [...this.probeSessions.values()];
+    this.probeSessions.clear();
+    await Promise.all(sessions.map((c) => c.end().catch(() => destroy(c))));
+  }
 }
 
 class PgNodeConn implements NodeConn {

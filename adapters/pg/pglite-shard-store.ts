@@ -2,6 +2,7 @@
 // EmbeddedPgCluster (one PGlite instance per cluster, replicas emulated) that tests can break on purpose.
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { NodeFaultHooks } from '../fault-hooks.ts';
 import { EmbeddedPgCluster } from './embedded-pg-cluster.ts';
 import type { NodeDriver } from './node-conn.ts';
 import { RoutedShardStore } from './routed-shard-store.ts';
@@ -19,6 +20,7 @@ export interface PgliteShardStoreOptions {
 export class PgliteShardStore extends RoutedShardStore {
   /** The emulated cluster behind this store: fault injection (killNode, holdReplication, promote…). */
   readonly embedded: EmbeddedPgCluster;
+  readonly faults: NodeFaultHooks = { killNode: (n) => this.embedded.killNode(n), reviveNode: (n) => this.embedded.reviveNode(n) };
 
   constructor(opts: PgliteShardStoreOptions) {
     const e = opts.embedded;

@@ -1,5 +1,6 @@
 // ShardStore: one physical PostgreSQL cluster (a primary and its async replicas) holding many logical shards.
 // Real: PgShardStore (pg). Embedded: PgliteShardStore. LSNs are PostgreSQL text form ('0/16B3748').
+import type { NodeFaultHooks } from '../fault-hooks.ts';
 import type { DerivedTopology } from './derive-topology.ts';
 
 export interface AssocWrite {
@@ -138,6 +139,12 @@ export interface DeriveOptions {
   minTimeline?: number;
 }
 
+export interface RowPosition {
+  partition: number;
+  offset: string;
+  lsn: string;
+}
+
 export interface ShardStore {
   readonly cluster: string;
   /** Creates tables and indexes idempotently on the primary (replicas follow by replication). */
@@ -154,10 +161,17 @@ export interface ShardStore {
    * promote a replica that is not the most caught-up one (Patroni, while the old primary still streams).
    */
   replicatedTo(lsn: string, opts?: ReplicatedOptions): Promise<boolean>;
+  /**
+   * On the primary: the (partition, offset) of the command that last wrote (entity, tag), and the primary's WAL
+   * position when it was read (a read-your-writes token covers what the row shows). null: no such row.
+   */
+  rowPosition(shard: number, entity: string, tag: string): Promise<RowPosition | null>;
   /** Every association row of a shard (attached or tombstoned), ordered by entity, tag: reconcile and checker. */
   shardRows(shard: number): Promise<AssocRow[]>;
   shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>>;
   probe(): Promise<NodeProbe[]>;
+  /** One node, on the same long-lived probe session as probe() (fenced nodes are not probed). */
+  probeNode(node: string): Promise<NodeProbe>;
   topology(): Topology;
   /**
    * At start: the configured order names the initial primary, but after a failover (and a restart of the
@@ -182,6 +196,8 @@ export interface ShardStore {
    */
   readmit(node: string): Promise<void>;
   close(): Promise<void>;
+  /** Present on the embedded stand-in only: fault injection (adapters/fault-hooks.ts). */
+  readonly faults?: NodeFaultHooks;
 }
 
 /**
@@ -197,6 +213,11 @@ export interface ClusterControl {
   probeNode(node: string): Promise<NodeProbe>;
   /** pg_promote on `node`; resolves once it accepts writes. */
   promote(node: string, timeoutMs: number): Promise<void>;
+  /**
+   * promote(node, timeoutMs) follows shortly, after its checks: open its session now, so that its connection (a
+   * fork and authentication, slow on a loaded machine) overlaps those checks. Best effort.
+   */
+  prepare?(node: string, timeoutMs: number): void;
   /** Points a running replica at `primary` (it follows the new timeline); creates its slot there first. */
   repoint(replica: string, primary: string): Promise<void>;
   /**
@@ -209,5 +230,20 @@ export interface ClusterControl {
   streamingFrom(primary: string, replica: string): Promise<boolean>;
   /** Undoes a 'read-only' fence (a switchover that promoted nobody): the node accepts writes again. */
   unfence(node: string): Promise<void>;
+  /** Records a topology decision's epoch on `node` (the primary it names); never lowers the recorded one. */
+  recordEpoch(node: string, rec: RecordedEpoch): Promise<void>;
+  /** The epoch recorded on `node` for this cluster, null if none. */
+  readEpoch(node: string): Promise<RecordedEpoch | null>;
   close(): Promise<void>;
+}
+
+/** A topology decision's epoch as recorded on the cluster's primary (tagstream_topology_epoch). */
+export interface RecordedEpoch {
+  cluster: string;
+  epoch: number;
+  daemonId: string;
+  term: number;
+  decision: string;
+  /** Clock ms. */
+  at: number;
 }

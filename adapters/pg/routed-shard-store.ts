@@ -2,18 +2,21 @@
 // primary only; reads go to a replica that provably replayed the reader's LSN, else to the primary;
 // fenced nodes (old primaries) are never connected to again (contract 4). Which replicas may serve reads is
 // derived from every probe round (deriveTopology: standbys streaming from the primary on its timeline), so a
-// store that just started routes like one that watched every failover (contract 11).
+// store that just started routes like one that watched every failover (contract 11). Every session's errors
+// are classified on their way out (toPgError): callers see BackendErrors, never the driver's.
 import { classify } from '../../lib/classify.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { ErrorCodes, TagstreamError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { deriveTopology, type DerivedTopology } from './derive-topology.ts';
 import { lsnReached, maxLsn } from './lsn.ts';
-import type { NodeConn, NodeDriver } from './node-conn.ts';
-import type { ApplyResult, AssocRow, AssocWrite, DeriveOptions, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ReplicatedOptions, ShardStore, Topology } from './port.ts';
+import { converting } from '../driver-errors.ts';
+import { toPgError } from './errors.ts';
+import type { NodeConn, NodeDriver, ReplayPoint } from './node-conn.ts';
+import type { ApplyResult, AssocRow, AssocWrite, DeriveOptions, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ReplicatedOptions, RowPosition, ShardStore, Topology } from './port.ts';
 import type { Queryable } from './queryable.ts';
 import { migrate } from './schema.ts';
-import { applyBatchSql, entitiesTagsSql, entityTagsSql, popularTagsSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
+import { applyBatchSql, entitiesTagsSql, entityTagsSql, popularTagsSql, rowPositionSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
 
 export interface RoutedShardStoreOptions {
   cluster: string;
@@ -114,6 +117,10 @@ export class RoutedShardStore implements ShardStore {
 
   async popularTags(limit: number): Promise<Array<{ tag: string; count: number }>> {
     return (await this.read({}, (q) => popularTagsSql(q, limit))).value;
+  }
+
+  rowPosition(shard: number, entity: string, tag: string): Promise<RowPosition | null> {
+    return this.onPrimary((q) => rowPositionSql(q, shard, entity, tag));
   }
 
   // Reconcile and the checker compare against the authoritative copy: the primary.
@@ -286,7 +293,7 @@ export class RoutedShardStore implements ShardStore {
     if (this.fenced.has(node)) throw new FencedNodeError(this.cluster, node);
     let c = this.conns.get(node);
     if (!c) {
-      c = this.driver.open(node);
+      c = new ClassifiedConn(this.driver.open(node));
       this.conns.set(node, c);
     }
     return c;
@@ -305,15 +312,16 @@ export class RoutedShardStore implements ShardStore {
   }
 
   private async probeNodes(): Promise<NodeProbe[]> {
-    return Promise.all(
-      this.nodes.map(async (name): Promise<NodeProbe> => {
-        if (this.fenced.has(name)) return { name, up: false, error: 'fenced: not probed, no connection of ours may reach it' };
-        const p = await this.driver.probe(name);
-        if (p.up) this.downUntil.delete(name);
-        if (p.up && p.replayLsn) this.noteReplay(name, { lsn: p.replayLsn, timeline: p.replayTimeline ?? null });
-        return p;
-      }),
-    );
+    return Promise.all(this.nodes.map((name) => this.probeNode(name)));
+  }
+
+  /** One node on its long-lived probe session (no connection is opened per probe); a fenced node is not probed. */
+  async probeNode(name: string): Promise<NodeProbe> {
+    if (this.fenced.has(name)) return { name, up: false, error: 'fenced: not probed, no connection of ours may reach it' };
+    const p = await this.driver.probe(name);
+    if (p.up) this.downUntil.delete(name);
+    if (p.up && p.replayLsn) this.noteReplay(name, { lsn: p.replayLsn, timeline: p.replayTimeline ?? null });
+    return p;
   }
 
   private derive(probes: readonly NodeProbe[], opts: DeriveOptions = {}): DerivedTopology {
@@ -421,6 +429,29 @@ export class RoutedShardStore implements ShardStore {
     this.downUntil.set(replica, this.clock.now() + this.replicaRetryMs);
     this.log.warn({ cluster: this.cluster, node: replica, err: errorMessage(err), retryInMs: this.replicaRetryMs }, 'replica failed; left out for a while');
     return true;
+  }
+}
+
+/** A node's connections whose every rejection is classified (the driver's errors stay inside the adapter). */
+class ClassifiedConn implements NodeConn {
+  readonly node: string;
+  constructor(private readonly inner: NodeConn) {
+    this.node = inner.node;
+  }
+  session<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return converting(this.inner.session(fn), toPgError);
+  }
+  replayLsn(): Promise<string | null> {
+    return converting(this.inner.replayLsn(), toPgError);
+  }
+  replayPoint(): Promise<ReplayPoint> {
+    return converting(this.inner.replayPoint(), toPgError);
+  }
+  writeTimeline(q: Queryable): Promise<number | undefined> {
+    return converting(this.inner.writeTimeline(q), toPgError);
+  }
+  close(): Promise<void> {
+    return converting(this.inner.close(), toPgError);
   }
 }
 

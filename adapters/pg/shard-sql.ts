@@ -1,7 +1,7 @@
 // The SQL of a shard cluster, shared by PgShardStore and PgliteShardStore. applyBatch is one set-based
 // statement: unnest → keep the highest offset per (entity, tag) → previous state → insert the new rows, update
 // the older ones (last writer wins by offset) → counter deltas of the rows whose attached state really changed.
-import type { ApplyResult, AssocRow, AssocWrite, EntityKey } from './port.ts';
+import type { ApplyResult, AssocRow, AssocWrite, EntityKey, RowPosition } from './port.ts';
 import { inTransaction, type Queryable } from './queryable.ts';
 
 /** Advisory lock class of shard writers: two writers of one shard (a consumer-group rebalance) serialize. */
@@ -181,6 +181,16 @@ export async function entitiesTagsSql(q: Queryable, keys: readonly EntityKey[]):
   const rows = await q.query<{ entity: string; tags: unknown }>(ENTITIES_TAGS, [keys.map((k) => k.shard), keys.map((k) => k.entity)]);
   for (const r of rows) out.set(r.entity, Array.isArray(r.tags) ? r.tags.map(String) : []);
   return out;
+}
+
+const ROW_POSITION = `
+SELECT kafka_partition, kafka_offset::text AS kafka_offset, pg_current_wal_lsn()::text AS lsn
+FROM tag_assoc WHERE shard = $1 AND entity = $2 AND tag = $3`;
+
+/** The (partition, offset) of the row's last writer, and the node's WAL position as it was read; null: no row. */
+export async function rowPositionSql(q: Queryable, shard: number, entity: string, tag: string): Promise<RowPosition | null> {
+  const [r] = await q.query<{ kafka_partition: unknown; kafka_offset: unknown; lsn: unknown }>(ROW_POSITION, [shard, entity, tag]);
+  return r ? { partition: Number(r.kafka_partition), offset: String(r.kafka_offset), lsn: String(r.lsn) } : null;
 }
 
 export async function shardRowsSql(q: Queryable, shard: number): Promise<AssocRow[]> {

@@ -1,8 +1,10 @@
 // MemoryCacheStore: the embedded CacheStore, a Map with TTLs on the injected Clock, and the faults a real
 // Redis shows: unavailable (calls reject at once, like a refused connection) and frozen (calls hang until
-// the command timeout, like a SIGSTOPped server behind our timeout). Errors look like ioredis' so that
-// lib/classify treats both stores alike.
+// the command timeout, like a SIGSTOPped server behind our timeout). Errors look like ioredis' and leave
+// through the same converter as the real store's (toRedisError), so both stores classify alike.
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { CacheFaultHooks } from '../fault-hooks.ts';
+import { toRedisError } from './errors.ts';
 import type { CacheStore } from './port.ts';
 
 export interface MemoryCacheStoreOptions {
@@ -58,6 +60,8 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   // ── fault injection ────────────────────────────────────────────────────────────────────────────────────
+
+  readonly faults: CacheFaultHooks = { setAvailable: (a) => this.setAvailable(a), freeze: () => this.freeze(), thaw: () => this.thaw(), flushAll: () => this.flushAll() };
 
   /** false: every call rejects at once with a connection error (calls hanging on a freeze fail too). */
   setAvailable(available: boolean): void {
@@ -142,8 +146,8 @@ export class MemoryCacheStore implements CacheStore {
   // ── internals ──────────────────────────────────────────────────────────────────────────────────────────
 
   private call<T>(op: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(connectionClosed(this.name));
-    if (!this.available) return Promise.reject(connectionRefused(this.name));
+    if (this.closed) return Promise.reject(toRedisError(connectionClosed(this.name)));
+    if (!this.available) return Promise.reject(toRedisError(connectionRefused(this.name)));
     if (!this.frozen) return run(op);
     return new Promise<T>((resolve, reject) => {
       const p: Parked = {
@@ -153,11 +157,11 @@ export class MemoryCacheStore implements CacheStore {
         },
         fail: (err) => {
           this.clock.clearTimeout(p.timer);
-          reject(err);
+          reject(toRedisError(err));
         },
         timer: this.clock.setTimeout(() => {
           this.parked.delete(p);
-          reject(new Error('Command timed out'));
+          reject(toRedisError(new Error('Command timed out')));
         }, this.timeoutMs),
       };
       this.parked.add(p);
@@ -189,11 +193,12 @@ export class MemoryCacheStore implements CacheStore {
   }
 }
 
+/** The op's answer; what it throws (an error reply) leaves classified, as the real store's would. */
 function run<T>(op: () => T): Promise<T> {
   try {
     return Promise.resolve(op());
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(toRedisError(err));
   }
 }
 
@@ -203,7 +208,7 @@ function parseInt64(s: string): bigint | null {
   return n < INT64_MIN || n > INT64_MAX ? null : n;
 }
 
-/** As a refused TCP connect: lib/classify sees ECONNREFUSED → retry. */
+/** As a refused TCP connect (ECONNREFUSED → retry at the boundary). */
 function connectionRefused(name: string): Error {
   return Object.assign(new Error(`connect ECONNREFUSED ${name} (memory cache unavailable)`), { code: 'ECONNREFUSED' });
 }

@@ -1,5 +1,6 @@
 // CacheStore: one cache instance (a Redis server). Real: RedisCacheStore (ioredis, fail-fast settings).
 // Embedded: MemoryCacheStore. Every call fails fast (bounded timeout) instead of queueing offline.
+import type { CacheFaultHooks } from '../fault-hooks.ts';
 
 export interface CacheStore {
   readonly name: string;
@@ -10,4 +11,6 @@ export interface CacheStore {
   incr(key: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Present on the embedded stand-in only: fault injection (adapters/fault-hooks.ts). */
+  readonly faults?: CacheFaultHooks;
 }

@@ -1,11 +1,13 @@
 // RedisCacheStore: a CacheStore over one Redis server (ioredis 5) set up to fail fast: no offline queue, no
 // resend of in-flight commands after a reconnect (INCR is not idempotent), a per-command timeout (a frozen
-// server keeps the connection "ready" forever otherwise), capped reconnect backoff. Errors stay ioredis'
-// own; lib/classify maps them (timeouts, closed or unwritable streams, ECONNREFUSED → retry).
+// server keeps the connection "ready" forever otherwise), capped reconnect backoff. Every call's errors leave
+// classified (toRedisError: timeouts, closed or unwritable streams, ECONNREFUSED → retry; replies by prefix).
 import { Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { converting } from '../driver-errors.ts';
+import { toRedisError } from './errors.ts';
 import type { CacheStore } from './port.ts';
 
 export interface RedisCacheStoreOptions {
@@ -86,7 +88,7 @@ export class RedisCacheStore implements CacheStore {
       const done = (err?: Error) => {
         this.clock.clearTimeout(timer);
         this.redis.off('ready', onReady);
-        if (err) reject(err);
+        if (err) reject(toRedisError(err));
         else resolve();
       };
       const onReady = () => done();
@@ -101,29 +103,29 @@ export class RedisCacheStore implements CacheStore {
   }
 
   get(key: string): Promise<string | null> {
-    return this.redis.get(key);
+    return converting(this.redis.get(key), toRedisError);
   }
 
   async mget(keys: string[]): Promise<Array<string | null>> {
     if (keys.length === 0) return [];
-    return this.redis.mget(keys);
+    return converting(this.redis.mget(keys), toRedisError);
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(key, value, 'EX', ttlSeconds);
+    await converting(this.redis.set(key, value, 'EX', ttlSeconds), toRedisError);
   }
 
   async del(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return this.redis.del(keys);
+    return converting(this.redis.del(keys), toRedisError);
   }
 
   incr(key: string): Promise<number> {
-    return this.redis.incr(key);
+    return converting(this.redis.incr(key), toRedisError);
   }
 
   async ping(): Promise<void> {
-    await this.redis.ping();
+    await converting(this.redis.ping(), toRedisError);
   }
 
   async close(): Promise<void> {

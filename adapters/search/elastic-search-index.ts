@@ -1,9 +1,12 @@
 // ElasticSearchIndex: SearchIndex over @elastic/elasticsearch 8. External versions decide which command
 // wins (an older or equal one comes back `stale`); a detach is a document with attached=false, never a
 // delete, so an older attach cannot resurrect it. The client never retries (maxRetries 0): the retry
-// machine does, using lib/classify.ts on the client's ConnectionError/TimeoutError/ResponseError.
+// machine does. The client's ConnectionError/TimeoutError/ResponseError leave every method classified
+// (toSearchError).
 import { Client, type estypes } from '@elastic/elasticsearch';
 import type { Logger } from '../../lib/logger.ts';
+import { converting } from '../driver-errors.ts';
+import { toSearchError } from './errors.ts';
 import { indexMappings, toTagDoc, VERSION_FIELD, versionError } from './mapping.ts';
 import type { BulkItem, BulkItemResult, SearchHit, SearchIndex, TagDoc } from './port.ts';
 
@@ -48,7 +51,7 @@ export class ElasticSearchIndex implements SearchIndex {
       await this.client.indices.create({ index: this.index, settings, mappings: indexMappings() });
       this.logger.info('index created');
     } catch (err) {
-      if (errorType(err) !== 'resource_already_exists_exception') throw err;
+      if (errorType(err) !== 'resource_already_exists_exception') throw toSearchError(err);
     }
   }
 
@@ -63,20 +66,23 @@ export class ElasticSearchIndex implements SearchIndex {
     });
     if (lines.length === 0) return results as BulkItemResult[];
     // filter_path: the answer keeps per item only what itemResult reads (~7× less JSON to parse per bulk).
-    const res = await this.client.bulk({ operations: lines, filter_path: BULK_FILTER });
+    const res = await converting(this.client.bulk({ operations: lines, filter_path: BULK_FILTER }), toSearchError);
     let next = 0;
     return items.map((it, i) => results[i] ?? itemResult(it.id, res.items[next++]));
   }
 
   async search(tag: string, opts: { limit: number }): Promise<{ hits: SearchHit[]; total: number }> {
-    const res = await this.client.search<TagDoc>({
-      index: this.index,
-      query: { bool: { filter: [{ term: { tag } }, { term: { attached: true } }] } },
-      size: Math.max(0, opts.limit),
-      sort: [{ entity: 'asc' }],
-      track_total_hits: true,
-      _source: ['entity', 'tag'],
-    });
+    const res = await converting(
+      this.client.search<TagDoc>({
+        index: this.index,
+        query: { bool: { filter: [{ term: { tag } }, { term: { attached: true } }] } },
+        size: Math.max(0, opts.limit),
+        sort: [{ entity: 'asc' }],
+        track_total_hits: true,
+        _source: ['entity', 'tag'],
+      }),
+      toSearchError,
+    );
     const total = res.hits.total;
     return {
       hits: res.hits.hits.map((h) => ({ entity: h._source!.entity, tag: h._source!.tag })),
@@ -85,13 +91,21 @@ export class ElasticSearchIndex implements SearchIndex {
   }
 
   async get(id: string): Promise<{ doc: TagDoc; version: string } | null> {
-    const res = await this.client.get<Record<string, unknown>>({ index: this.index, id }, { ignore: [404] });
+    const res = await converting(this.client.get<Record<string, unknown>>({ index: this.index, id }, { ignore: [404] }), toSearchError);
     if (!res.found || !res._source) return null;
     return { doc: toTagDoc(res._source), version: versionOf(res._source, res._version) };
   }
 
   /** Every document, through a point in time sorted by _shard_doc; refreshes first so it sees all writes. */
   async *scan(): AsyncIterable<{ id: string; version: string; doc: TagDoc }> {
+    try {
+      yield* this.scanPages();
+    } catch (err) {
+      throw toSearchError(err);
+    }
+  }
+
+  private async *scanPages(): AsyncIterable<{ id: string; version: string; doc: TagDoc }> {
     await this.refresh();
     const pit = await this.client.openPointInTime({ index: this.index, keep_alive: '1m' });
     let pitId = pit.id;
@@ -118,20 +132,20 @@ export class ElasticSearchIndex implements SearchIndex {
   }
 
   async refresh(): Promise<void> {
-    await this.client.indices.refresh({ index: this.index });
+    await converting(this.client.indices.refresh({ index: this.index }), toSearchError);
   }
 
   /** Reachability. Not HEAD /: that is the rest-root module, which minimal distributions (integ-test-zip) lack. */
   async ping(): Promise<void> {
-    await this.client.cluster.health({ local: true });
+    await converting(this.client.cluster.health({ local: true }), toSearchError);
   }
 
   async drop(): Promise<void> {
-    await this.client.indices.delete({ index: this.index }, { ignore: [404] });
+    await converting(this.client.indices.delete({ index: this.index }, { ignore: [404] }), toSearchError);
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await converting(this.client.close(), toSearchError);
   }
 }
 

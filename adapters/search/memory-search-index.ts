@@ -3,6 +3,8 @@
 // search() only what a refresh() or the refresh interval (on the injected Clock) has published.
 // Fault injection: setAvailable(false) makes every call fail like an unreachable node.
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import type { OutageHooks } from '../fault-hooks.ts';
+import { toSearchError } from './errors.ts';
 import { mappingError, versionError } from './mapping.ts';
 import type { BulkItem, BulkItemResult, SearchHit, SearchIndex, TagDoc } from './port.ts';
 
@@ -16,7 +18,7 @@ interface Stored {
   version: bigint;
 }
 
-/** Shaped like the client's errors so lib/classify.ts sees the same thing as with Elasticsearch. */
+/** Shaped like the client's errors and converted like them (toSearchError): both indexes classify alike. */
 class SearchError extends Error {
   readonly meta: { statusCode?: number; body?: unknown };
   constructor(name: string, message: string, meta: { statusCode?: number; body?: unknown } = {}) {
@@ -39,6 +41,8 @@ export class MemorySearchIndex implements SearchIndex {
   }
 
   /** Fault injection: while unavailable every call rejects with a ConnectionError (classified `retry`). */
+  readonly faults: OutageHooks = { setAvailable: (a) => this.setAvailable(a) };
+
   setAvailable(available: boolean): void {
     this.available = available;
   }
@@ -127,14 +131,14 @@ export class MemorySearchIndex implements SearchIndex {
   }
 
   private check(): void {
-    if (!this.available) throw new SearchError('ConnectionError', 'connect ECONNREFUSED: embedded search index unavailable (fault injected)');
+    if (!this.available) throw toSearchError(new SearchError('ConnectionError', 'connect ECONNREFUSED: embedded search index unavailable (fault injected)'));
   }
 
   private checkIndex(): void {
     this.check();
     if (!this.exists) {
       const body = { error: { type: 'index_not_found_exception', reason: 'no such index' }, status: 404 };
-      throw new SearchError('ResponseError', 'index_not_found_exception: no such index', { statusCode: 404, body });
+      throw toSearchError(new SearchError('ResponseError', 'index_not_found_exception: no such index', { statusCode: 404, body }));
     }
   }
 }

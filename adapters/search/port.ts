@@ -1,5 +1,6 @@
 // SearchIndex: one document per entity+tag, external versions, soft deletes.
 // Real: ElasticSearchIndex (@elastic/elasticsearch 8). Embedded: MemorySearchIndex.
+import type { OutageHooks } from '../fault-hooks.ts';
 
 export interface TagDoc {
   entity: string;
@@ -42,4 +43,6 @@ export interface SearchIndex {
   ping(): Promise<void>;
   drop(): Promise<void>;
   close(): Promise<void>;
+  /** Present on the embedded stand-in only: fault injection (adapters/fault-hooks.ts). */
+  readonly faults?: OutageHooks;
 }

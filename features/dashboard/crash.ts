@@ -3,7 +3,7 @@
 // so whoever is paged finds the minutes before the crash on disk and can open them on the dashboard.
 import { errorMessage } from '../../lib/errors.ts';
 import type { DaemonContext } from '../feature.ts';
-import type { DashboardApi } from './index.ts';
+import { dashboardKey } from '../keys.ts';
 
 /** What the crash path needs of a daemon: its context, which exists early in start-up (before the daemon does). */
 export type CrashTarget = { context: DaemonContext } | undefined;
@@ -17,7 +17,7 @@ export function writeCrashRecording(target: CrashTarget, reason: string, error?:
     log(`tagstream: ${reason} before the daemon was built: no flight recording to write`);
     return null;
   }
-  const api = target.context.features.get('dashboard')?.api as DashboardApi | undefined;
+  const api = target.context.features.api(dashboardKey);
   if (!api?.flightRecorder) return null;
   try {
     const file = api.flightRecorder.writeToDisk(target.context.config.flightRecorder.dir, reason, error);

@@ -1,11 +1,7 @@
 // The faults an operator can inject to watch the daemon respond: kill a cluster's primary, stop or freeze a
-// Redis, stop the search index or the command log. Embedded: the stand-ins' fault hooks. Local: the real
+// Redis, stop the search index or the command log. Embedded: the stand-ins' fault hooks (each port's `faults`). Local: the real
 // processes through services/ (SIGKILL/SIGSTOP and restart). Never registered in production.
 import type { DaemonContext, FaultAction } from '../feature.ts';
-import { MemoryCommandLog } from '../../adapters/kafka/memory-command-log.ts';
-import { PgliteShardStore } from '../../adapters/pg/pglite-shard-store.ts';
-import { MemoryCacheStore } from '../../adapters/redis/memory-cache-store.ts';
-import { MemorySearchIndex } from '../../adapters/search/memory-search-index.ts';
 
 type Register = (f: FaultAction) => void;
 
@@ -35,34 +31,36 @@ export function registerFaults(ctx: DaemonContext): string[] {
 
 function registerEmbedded(ctx: DaemonContext, register: Register): void {
   for (const [cluster, store] of ctx.adapters.stores) {
-    if (!(store instanceof PgliteShardStore)) continue;
+    const hooks = store.faults;
+    if (!hooks) continue;
     let killed: string | null = null;
     register({
       name: `kill-primary:${cluster}`,
       description: `Kill ${cluster}'s current primary (its connections fail like a dead server) — watch failover promote a replica`,
       inject: async () => {
         killed = store.topology().primary;
-        store.embedded.killNode(killed);
+        hooks.killNode(killed);
       },
       heal: async () => {
-        if (killed) store.embedded.reviveNode(killed);
+        if (killed) hooks.reviveNode(killed);
         killed = null;
       },
     });
   }
   for (const [name, cache] of ctx.adapters.caches) {
-    if (!(cache instanceof MemoryCacheStore)) continue;
-    register({ name: `stop-redis:${name}`, description: `Stop Redis ${name} (connections refused) — watch its breaker open and reads degrade`, inject: async () => cache.setAvailable(false), heal: async () => cache.setAvailable(true) });
-    register({ name: `freeze-redis:${name}`, description: `Freeze Redis ${name} (calls hang until the command timeout) — the slow kind of outage`, inject: async () => cache.freeze(), heal: async () => cache.thaw() });
+    const hooks = cache.faults;
+    if (!hooks) continue;
+    register({ name: `stop-redis:${name}`, description: `Stop Redis ${name} (connections refused) — watch its breaker open and reads degrade`, inject: async () => hooks.setAvailable(false), heal: async () => hooks.setAvailable(true) });
+    register({ name: `freeze-redis:${name}`, description: `Freeze Redis ${name} (calls hang until the command timeout) — the slow kind of outage`, inject: async () => hooks.freeze(), heal: async () => hooks.thaw() });
   }
-  const search = ctx.adapters.search;
+  const search = ctx.adapters.search.faults;
   // The indexing feature registers its own search outage (it knows its breaker); one switch is enough.
   const searchFaultExists = [...ctx.faults.keys()].some((n) => /search|elastic/.test(n));
-  if (search instanceof MemorySearchIndex && !searchFaultExists) {
+  if (search && !searchFaultExists) {
     register({ name: 'stop-elasticsearch', description: 'Stop the search index (calls fail like an unreachable node) — watch indexing retry, pause and converge', inject: async () => search.setAvailable(false), heal: async () => search.setAvailable(true) });
   }
-  const log = ctx.adapters.log;
-  if (log instanceof MemoryCommandLog) {
+  const log = ctx.adapters.log.faults;
+  if (log) {
     register({ name: 'stop-kafka', description: 'Stop the command log (a dead broker) — ingest and HTTP writes stall, nothing is lost', inject: async () => log.setAvailable(false), heal: async () => log.setAvailable(true) });
   }
 }

@@ -4,6 +4,7 @@
 import { machineDefinitions } from '../../machines/index.ts';
 import { maskSecrets } from '../../config/index.ts';
 import type { FeatureFactory } from '../feature.ts';
+import { dashboardKey } from '../keys.ts';
 import { createFlightRecorder, type FlightRecorder } from './flight-recorder.ts';
 import { registerFaults } from './faults.ts';
 import { createLiveHub } from './live-hub.ts';
@@ -86,10 +87,9 @@ export const dashboardFeature: FeatureFactory = (ctx) => {
 
   registerDashboardRoutes(ctx.app, { adminToken: config.http.adminToken, hub, operator, recorder, snapshot: () => snapshot(parts) });
 
-  const api: DashboardApi = { flightRecorder: recorder, operator };
+  ctx.features.provide(dashboardKey, { flightRecorder: recorder, operator });
   return {
     name: 'dashboard',
-    api,
     async start() {
       sampler.start();
     },

@@ -74,7 +74,7 @@ export function createOperator(ctx: DaemonContext, deps: { recorder: FlightRecor
         async () => {
           if (!FORCED_STATES.includes(state as ForcedBreakerState)) throw new TagstreamError(ErrorCodes.BAD_REQUEST, `state must be one of ${FORCED_STATES.join(', ')} (got "${state}")`);
           const c = controls();
-          if (c.breakers.length === 0) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers breaker control (api.breakers)');
+          if (c.breakers.length === 0) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers breaker control (controls.breakers)');
           const owner = c.breakers.find(({ control }) => safeList(control).some((b) => b.name === name));
           if (!owner) throw new TagstreamError(ErrorCodes.NOT_FOUND, `no breaker named "${name}"; known: ${listBreakers(c).map((b) => b.name).join(', ') || 'none'}`);
           await owner.control.force(name, state as ForcedBreakerState);
@@ -89,7 +89,7 @@ export function createOperator(ctx: DaemonContext, deps: { recorder: FlightRecor
         async () => {
           if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new TagstreamError(ErrorCodes.BAD_REQUEST, `limit must be a positive integer (got ${limit})`);
           const dlq = controls().dlq;
-          if (!dlq) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers DLQ replay (api.dlq)');
+          if (!dlq) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers DLQ replay (controls.dlq)');
           return dlq.control.replay(limit !== undefined ? { limit } : {});
         },
         (r) => `DLQ replay: ${r.replayed} replayed${r.parked !== undefined ? `, ${r.parked} parked` : ''}${r.remaining !== undefined ? `, ${r.remaining} left` : ''}`,
@@ -101,7 +101,7 @@ export function createOperator(ctx: DaemonContext, deps: { recorder: FlightRecor
         async () => {
           if (!ctx.adapters.stores.has(cluster)) throw new TagstreamError(ErrorCodes.NOT_FOUND, `no cluster named "${cluster}"; known: ${[...ctx.adapters.stores.keys()].join(', ')}`);
           const s = controls().switchover;
-          if (!s) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers switchover (api.switchover)');
+          if (!s) throw new TagstreamError(ErrorCodes.NOT_SUPPORTED, 'no attached feature offers switchover (controls.switchover)');
           const r = await s.control.switchover(cluster, target !== undefined ? { target } : {});
           return r ?? { cluster, started: true as const };
         },

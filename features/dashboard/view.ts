@@ -3,6 +3,7 @@
 import { clusterOfShard } from '../../actors/tree.ts';
 import type { ActorInfo } from '../../actors/runtime/system.ts';
 import type { MachineDefinition } from '../../machines/index.ts';
+import { RETRY_KINDS } from '../../machines/retry/kinds.ts';
 import type { DaemonContext } from '../feature.ts';
 import type { FlightRecorder } from './flight-recorder.ts';
 import type { MachineDirectory } from './machine-directory.ts';
@@ -82,6 +83,8 @@ export function snapshot(p: ViewParts) {
       groups: { writers: config.kafka.groupId, indexer: config.indexer.groupId, analytics: config.indexer.analyticsGroupId },
     },
     definitions: p.definitions,
+    /** Every loop that retries (retry machines are `retry:<kind>[:…]`): the retry card lists each. */
+    retryKinds: RETRY_KINDS,
     machines: p.directory.list(),
     history,
     events: p.recorder.entries().slice(-200),

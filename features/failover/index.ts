@@ -2,12 +2,14 @@
 // rerouting shard writers on promotion; planned switchover; re-seeding a diverged old primary; failover
 // events, durations and topology in metrics and status; operator routes under /admin.
 import { createClusterControls } from '../../adapters/pg/index.ts';
-import type { PgliteShardStore } from '../../adapters/pg/pglite-shard-store.ts';
 import type { Topology } from '../../adapters/pg/port.ts';
 import { ClusterMonitor } from '../../actors/failover/cluster-monitor.ts';
+import { spawnMonitorActor } from '../../actors/failover/monitor-actor.ts';
+import { isolateChild, restartWithBackoff } from '../../actors/runtime/policy.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 import type { SwitchoverResult } from '../controls.ts';
 import type { DaemonContext, Feature } from '../feature.ts';
+import { failoverKey, readsKey } from '../keys.ts';
 import { clusterFailover } from './cluster-mode.ts';
 import { failoverOpenApiPaths } from './openapi.ts';
 import { reseed, type ReseedResult } from './reseed.ts';
@@ -62,8 +64,12 @@ export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
       watcher?.requireConfirmation((since) => monitor.confirmLeader(since));
     }
   }
-  const monitorsSup = tree.system.spawn({ name: 'monitors', kind: 'supervisor', init: () => null, receive: (s: null) => s }, tree.root);
-  for (const name of monitors.keys()) tree.system.spawn({ name, kind: 'cluster-monitor', init: () => null, receive: (s: null) => s }, monitorsSup);
+  // Each monitor is an actor (a probe round per message); a monitor in a restart storm is parked and restarted
+  // after a cool-down by its supervisor, never taking the other clusters' monitors down.
+  const sup = config.supervision;
+  const monitorsSup = tree.system.spawn({ name: 'monitors', kind: 'supervisor', init: () => null, receive: (s: null) => s, childPolicy: isolateChild({ coolDownMs: sup.restartMaxMs * 3, maxEscalations: 3, withinMs: 10 * 60_000 }) }, tree.root);
+  const restart = restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs });
+  const mailboxes = new Map([...monitors].map(([name, m]) => [name, spawnMonitorActor(tree.system, m, monitorsSup, { policy: restart, clock: ctx.clock }).mailbox]));
 
   // Fault injection: kill the current primary of a cluster.
   if (config.profile !== 'production') {
@@ -74,13 +80,13 @@ export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
         description: `Kill the current primary of ${name} (the monitor should promote a replica)`,
         // The node comes back; once a replica was promoted it stays fenced (diverged) until it is re-seeded.
         heal: async () => {
-          if (config.profile === 'embedded' && killed) (store as PgliteShardStore).embedded.reviveNode(killed);
+          if (store.faults && killed) store.faults.reviveNode(killed);
           killed = null;
         },
         inject: async () => {
           const primary = store.topology().primary;
           killed = primary;
-          if (config.profile === 'embedded') return (store as PgliteShardStore).embedded.killNode(primary);
+          if (store.faults) return store.faults.killNode(primary);
           const services = await import('../../services/index.ts');
           const c = config.postgres.clusters.findIndex((x) => x.name === name);
           const n = config.postgres.clusters[c]!.nodes.findIndex((x) => x.name === primary);
@@ -107,15 +113,15 @@ export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
     reseed: (cluster, node) => reseed(config, adapters.stores.get(cluster)!, monitorOf(cluster), node),
   };
   registerFailoverRoutes(ctx.app, { adminToken: config.http.adminToken, api, logger });
+  ctx.features.provide(failoverKey, api);
 
   return {
     name: 'failover',
-    api,
+    controls: { switchover: api },
     async start() {
       // /openapi.json belongs to the reads feature (attached after us): describe our routes there.
-      const openapi = (ctx.features.get('reads')?.api as { openapi?: { addPaths?: (p: Record<string, unknown>) => void } } | undefined)?.openapi;
-      openapi?.addPaths?.(failoverOpenApiPaths);
-      for (const m of monitors.values()) m.start();
+      ctx.features.api(readsKey)?.openapi.addPaths(failoverOpenApiPaths);
+      for (const [name, m] of monitors) m.start(mailboxes.get(name));
     },
     async stop() {
       for (const m of monitors.values()) await m.stop();

@@ -3,8 +3,6 @@
 // freshness tracker, GET /v1/search, the operator routes behind `tagstream dlq` and `tagstream reconcile`,
 // and fault injections. Wired into the daemon by one line in features/index.ts.
 import { createUsageStore, type UsageEvent, type UsageStore } from '../../adapters/analytics/index.ts';
-import { MemoryUsageStore } from '../../adapters/analytics/memory-usage-store.ts';
-import { MemorySearchIndex } from '../../adapters/search/memory-search-index.ts';
 import type { BulkItem } from '../../adapters/search/port.ts';
 import { createAnalyticsTarget } from '../../actors/analytics/analytics-target.ts';
 import { createReplicationProof } from '../../actors/analytics/replication-proof.ts';
@@ -23,6 +21,7 @@ import type { TimerHandle } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createBreaker, type Breaker, type OperatorState } from '../../machines/index.ts';
 import type { DaemonContext, Feature, FeatureFactory } from '../feature.ts';
+import { indexingKey } from '../keys.ts';
 import { Freshness } from './freshness.ts';
 import { createIndexingMetrics } from './metrics.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from './reconcile.ts';
@@ -67,7 +66,7 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
     const clusterOf = (shard: number) => clusterOfShard(config, shard);
     const usage = options.usageStore ?? createUsageStore(config, { stores, clusterOfShard: clusterOf, logger, clock });
     const sup = config.supervision;
-    const workerPolicy = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs }));
+    const workerPolicy = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs, inspect: ctx.inspection }));
     // A storm in one worker parks that worker (then stops it); it never takes the daemon down.
     const childPolicy = isolateChild({ coolDownMs: sup.restartMaxMs, maxEscalations: 3, withinMs: 10 * 60_000 });
     const supervisor = tree.system.spawn({ name: 'indexing', kind: 'supervisor', init: () => null, receive: (s: null) => s, childPolicy }, tree.root);
@@ -92,6 +91,8 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
         dlq,
         breaker,
         retry: config.retry,
+        prepareRetry: config.retryLoops.sinkPrepare,
+        rewindRetry: config.retryLoops.sinkRewind,
         system: tree.system,
         parent: supervisor,
         workerPolicy,
@@ -123,7 +124,7 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
     const asTarget = <I>(s: Sink<I>): RedriveTarget => ({ name: s.name, redrive: (records, signal) => s.redrive(records, signal) });
     const abort = new AbortController();
     const targets = new Map<string, RedriveTarget>([
-      [config.kafka.groupId, createWritersRedrive({ stores, clusterOfShard: clusterOf, shardCount: config.shards.count, limits: config.commands, clock, retry: config.retry })],
+      [config.kafka.groupId, createWritersRedrive({ stores, clusterOfShard: clusterOf, shardCount: config.shards.count, limits: config.commands, clock, retry: config.retry, inspect: ctx.inspection })],
       [config.indexer.groupId, asTarget(searchSink)],
       ...(analyticsSink ? [[config.indexer.analyticsGroupId, asTarget(analyticsSink)] as [string, RedriveTarget]] : []),
     ]);
@@ -220,9 +221,10 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
       arm();
     };
 
+    ctx.features.provide(indexingKey, api);
     return {
       name: 'indexing',
-      api,
+      controls: { breakers: api.breakers, dlq: api.dlq },
       async start() {
         for (const s of sinks) void s.start().catch((err: unknown) => logger.error({ err, sink: s.name }, 'sink failed to start'));
         every('poll', options.freshnessPollMs ?? 1_000, () => freshness.poll());
@@ -248,8 +250,8 @@ export function createIndexingFeature(options: IndexingOptions = {}): FeatureFac
 }
 
 function registerFaults(ctx: DaemonContext, usage: UsageStore): void {
-  const index = ctx.adapters.search;
-  if (index instanceof MemorySearchIndex) {
+  const index = ctx.adapters.search.faults;
+  if (index) {
     ctx.faults.set('search-down', { name: 'search-down', description: 'The embedded search index stops answering (the indexer breaker opens and pauses its partitions)', inject: async () => index.setAvailable(false), heal: async () => index.setAvailable(true) });
   } else if (ctx.config.profile === 'local') {
     ctx.faults.set('search-down', {
@@ -259,8 +261,9 @@ function registerFaults(ctx: DaemonContext, usage: UsageStore): void {
       heal: async () => (await import('../../services/index.ts')).startElasticsearch(ctx.config),
     });
   }
-  if (usage instanceof MemoryUsageStore) {
-    ctx.faults.set('analytics-down', { name: 'analytics-down', description: 'The embedded analytics store stops answering', inject: async () => usage.setAvailable(false), heal: async () => usage.setAvailable(true) });
+  const analytics = usage.faults;
+  if (analytics) {
+    ctx.faults.set('analytics-down', { name: 'analytics-down', description: 'The embedded analytics store stops answering', inject: async () => analytics.setAvailable(false), heal: async () => analytics.setAvailable(true) });
   }
 }
 

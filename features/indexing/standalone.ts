@@ -3,6 +3,7 @@
 // `tagstream reconcile` fall back to when no daemon answers (or with --standalone).
 import { createUsageStore } from '../../adapters/analytics/index.ts';
 import { createCommandLog } from '../../adapters/kafka/index.ts';
+import { leaderGroupOf } from '../../adapters/kafka/leader-election.ts';
 import { createShardStores, discoverPrimaries } from '../../adapters/pg/index.ts';
 import { createSearchIndex } from '../../adapters/search/index.ts';
 import { createAnalyticsTarget } from '../../actors/analytics/analytics-target.ts';
@@ -27,6 +28,8 @@ export function replayerGroupOf(config: Readonly<Config>): string {
 
 export interface Standalone {
   replayer: DlqReplayer;
+  /** Daemons of this deployment running now (members of the failover leader's group): singletons are theirs. */
+  daemonsRunning(): Promise<number>;
   reconcile(opts: ReconcileOptions): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export async function openStandalone(config: Readonly<Config>, logger: Logger): 
   });
   return {
     replayer,
+    daemonsRunning: () => log.groupMembers(leaderGroupOf(config)),
     reconcile: (opts) => reconcile({ stores, clusterOfShard: clusterOf, shardCount: config.shards.count, index, clock }, opts),
     async close() {
       abort.abort();

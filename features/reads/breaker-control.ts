@@ -1,5 +1,5 @@
 // The operator's handle on the read side's breakers (cache shards and per-cluster database reads), offered to
-// the dashboard as `api.breakers` (see features/controls.ts; duck-typed, so nothing here imports it).
+// the dashboard as `controls.breakers` (see features/controls.ts).
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
 import type { Breaker, OperatorState } from '../../machines/index.ts';
 

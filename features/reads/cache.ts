@@ -49,7 +49,7 @@ export function createCacheActors(
     clock,
     tickMs: config.reads.cacheProbeMs,
     mailboxCapacity: 10_000,
-    policy: restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs }),
+    policy: restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs, inspect: ctx.inspection }),
     coolDownMs: sup.restartMaxMs,
   });
   return { actors, breakers };

@@ -1,7 +1,6 @@
-// Redis faults for operators and tests (embedded and local profiles only). Embedded: the MemoryCacheStore's
-// hooks; a stopped instance comes back empty, as a restarted Redis without persistence does. Local: the real
+// Redis faults for operators and tests (embedded and local profiles only). Embedded: the stand-in's fault
+// hooks (CacheStore.faults); a stopped instance comes back empty, as a restarted Redis without persistence does. Local: the real
 // processes through services/ (SIGKILL + restart, SIGSTOP + SIGCONT). Names match the dashboard's.
-import { MemoryCacheStore } from '../../adapters/redis/memory-cache-store.ts';
 import type { DaemonContext, FaultAction } from '../feature.ts';
 
 export function registerRedisFaults(ctx: DaemonContext): string[] {
@@ -16,19 +15,19 @@ export function registerRedisFaults(ctx: DaemonContext): string[] {
   const services = () => import('../../services/index.ts'); // loaded only when a local fault is used
   const scope = { services: config.services };
   config.redis.instances.forEach((r, i) => {
-    const cache = ctx.adapters.caches.get(r.name);
     if (config.profile === 'embedded') {
-      if (!(cache instanceof MemoryCacheStore)) return;
+      const hooks = ctx.adapters.caches.get(r.name)?.faults;
+      if (!hooks) return;
       register({
         name: `stop-redis:${r.name}`,
         description: `Stop Redis ${r.name} (connections refused); heal brings it back empty — watch its breaker open, popular tags degrade and the key epoch move on`,
-        inject: async () => cache.setAvailable(false),
+        inject: async () => hooks.setAvailable(false),
         heal: async () => {
-          cache.flushAll();
-          cache.setAvailable(true);
+          hooks.flushAll();
+          hooks.setAvailable(true);
         },
       });
-      register({ name: `freeze-redis:${r.name}`, description: `Freeze Redis ${r.name} (calls hang until the timeout); heal thaws it with its data`, inject: async () => cache.freeze(), heal: async () => cache.thaw() });
+      register({ name: `freeze-redis:${r.name}`, description: `Freeze Redis ${r.name} (calls hang until the timeout); heal thaws it with its data`, inject: async () => hooks.freeze(), heal: async () => hooks.thaw() });
       return;
     }
     register({ name: `stop-redis:${r.name}`, description: `SIGKILL Redis ${r.name}; heal starts it again, empty`, inject: async () => (await services()).killRedis(scope, i), heal: async () => (await services()).startRedis(scope, i) });

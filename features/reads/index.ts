@@ -2,18 +2,29 @@
 // degradation guards, the read API and the OpenAPI description. Wired into the daemon by one line in
 // features/index.ts.
 import { createCacheActors } from './cache.ts';
+import type { CacheShard } from '../../actors/cache-shard/cache-shard.ts';
 import { higherLsn } from '../../actors/cache-shard/keys.ts';
 import { clusterOfShard } from '../../actors/tree.ts';
-import { registerOpenApiRoute } from '../../web/http/openapi.ts';
+import { registerOpenApiRoute, type OpenApiRegistry } from '../../web/http/openapi.ts';
 import { registerReadRoutes } from '../../web/http/read-routes.ts';
 import type { DaemonContext, Feature, FeatureFactory } from '../feature.ts';
-import { createBreakerControl } from './breaker-control.ts';
+import { readsKey } from '../keys.ts';
+import { createBreakerControl, type ReadBreakerControl } from './breaker-control.ts';
 import { registerRedisFaults } from './faults.ts';
 import { EntityBatcher } from './entity-batcher.ts';
 import { ClusterGuards } from './guards.ts';
 import { LastKnownGood } from './last-known-good.ts';
 import { ReadService } from './read-service.ts';
 import { ReplayTracker } from './replay-tracker.ts';
+
+/** What this feature offers the others: its read service, its breakers, and /openapi.json to describe routes in. */
+export interface ReadsApi {
+  reads: ReadService;
+  breakers: ReadBreakerControl;
+  openapi: OpenApiRegistry;
+  /** Each cache shard's state (also under `status().caches`): tests and probes wait on `usable`. */
+  caches(): Array<ReturnType<CacheShard['status']>>;
+}
 
 export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
   const { config, clock, logger, metrics } = ctx;
@@ -48,6 +59,7 @@ export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
     caches: caches.actors,
     lkg,
     onDegraded: (reason) => metrics.featuresLimited.inc({ endpoint: 'popular-tags', reason }),
+    onStale: () => metrics.featuresLimited.inc({ endpoint: 'entity-tags', reason: 'database-unavailable' }),
     heldCluster: (c) => ctx.tree.hold.behind(c),
   });
 
@@ -67,8 +79,10 @@ export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
     ...[...guards.values()].map((g) => ({ breaker: g.breaker, guards: `${g.cluster} database reads` })),
   ]);
 
+  ctx.features.provide(readsKey, { breakers, openapi, reads, caches: () => caches.actors.shards.map((s) => s.status()) });
   return {
     name: 'reads',
+    controls: { breakers },
     async start() {
       for (const t of trackers.values()) t.start();
       caches.actors.start();
@@ -92,6 +106,5 @@ export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
       })),
       lastKnownGood: lkg.size,
     }),
-    api: { breakers, openapi, reads },
   };
 };

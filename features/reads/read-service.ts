@@ -5,49 +5,25 @@
 // a "features limited" marker; never an error.
 import type { ShardStore } from '../../adapters/pg/port.ts';
 import type { CacheActors } from '../../actors/cache-shard/actor.ts';
-import { higherLsn, lsnAtLeast, type PopularEntry, type PopularTag } from '../../actors/cache-shard/keys.ts';
+import { higherLsn, lsnAtLeast, type PopularEntry } from '../../actors/cache-shard/keys.ts';
 import { clusterOfShard } from '../../actors/tree.ts';
 import type { Config } from '../../config/index.ts';
 import { isBulkheadFull } from '../../lib/bulkhead.ts';
+import { classify } from '../../lib/classify.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { shardOf } from '../../lib/command.ts';
-import { errorMessage } from '../../lib/errors.ts';
+import { ErrorCodes, TagstreamError, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ConsistencyToken } from '../../lib/token.ts';
 import { isBreakerOpenError } from '../../machines/index.ts';
-import type { EntityBatcher } from './entity-batcher.ts';
+import type { EntityBatcher, EntityRead } from './entity-batcher.ts';
 import type { ClusterGuards } from './guards.ts';
 import type { LastKnownGood } from './last-known-good.ts';
 import type { ReplayTracker } from './replay-tracker.ts';
+import type { DegradeReason, EntityTagsAnswer, PopularAnswer } from '../../web/http/read-answers.ts';
 
-export interface EntityTagsAnswer {
-  entity: string;
-  shard: number;
-  tags: string[];
-  source: 'cache' | 'replica' | 'primary';
-  /** The cache instance or the PostgreSQL node that answered. */
-  servedBy: string;
-  /**
-   * none: no token; token: honoured; token-other-cluster: the token's shard lives on another cluster, so it says
-   * nothing here; held: the entity's cluster is held (issue 17): commands for it wait in its hold topic, so the
-   * answer may be behind writes already accepted.
-   */
-  consistency: 'none' | 'token' | 'token-other-cluster' | 'held';
-  /** The answer reflects at least this WAL position of the entity's cluster, when known. */
-  lsn?: string;
-}
-
-export type DegradeReason = 'cache-unavailable' | 'database-breaker-open' | 'overloaded' | 'database-unavailable';
-
-export interface PopularAnswer {
-  limit: number;
-  tags: PopularTag[];
-  source: 'cache' | 'database' | 'last-known-good' | 'none';
-  featuresLimited: boolean;
-  reason?: DegradeReason;
-  /** When the answer was computed from the databases (ms since epoch). */
-  asOf?: number;
-}
+// The answers' shapes are the read API's contract, so they live with the routes (web/http/read-answers.ts).
+export type { DegradeReason, EntityTagsAnswer, PopularAnswer };
 
 export interface ReadServiceDeps {
   config: Readonly<Config>;
@@ -61,6 +37,8 @@ export interface ReadServiceDeps {
   caches: CacheActors;
   lkg: LastKnownGood;
   onDegraded?: (reason: DegradeReason) => void;
+  /** An entity read found no node of its cluster answering: served from the cache's last-known entry, or not at all. */
+  onStale?: (cluster: string, outcome: 'last-known' | 'unknown') => void;
   /** The cluster's commands are (partly) waiting in its hold topic: its answers may be behind. */
   heldCluster?: (cluster: string) => boolean;
 }
@@ -84,7 +62,22 @@ export class ReadService {
     }
     // Lower bounds taken before the read: whatever node answers, its data is at least this recent.
     const bounds = this.deps.trackers.get(cluster)!.snapshot();
-    const r = await this.deps.batchers.get(cluster)!.read(shard, entity, minLsn);
+    let r: EntityRead;
+    try {
+      r = await this.deps.batchers.get(cluster)!.read(shard, entity, minLsn);
+    } catch (err) {
+      // No node of the cluster answers: the cache's last-known entry, marked stale; a 503 if nothing is known.
+      const cls = classify(err).class;
+      if (isBulkheadFull(err) || (cls !== 'retry' && cls !== 'reroute')) throw err;
+      const known = look.kind === 'hit' ? look : look.kind === 'miss' ? look.stale : undefined;
+      this.deps.onStale?.(cluster, known ? 'last-known' : 'unknown');
+      if (known) return { entity, shard, tags: known.tags, source: 'cache', servedBy: cache.name, consistency: 'stale', lsn: known.lsn };
+      throw new TagstreamError(ErrorCodes.UNAVAILABLE, `cluster ${cluster}: no node answers (${errorMessage(err)}) and nothing is cached for this entity; retry later`, {
+        retriable: true,
+        cause: err,
+        details: { cluster },
+      });
+    }
     // A replica was checked to have replayed minLsn; the primary was not checked against anything.
     const lsn = higherLsn(bounds.get(r.servedBy)?.lsn, r.role === 'replica' ? minLsn : undefined);
     if (look.kind !== 'bypass' && lsn) cache.storeEntity(look, entity, cluster, r.tags, lsn);

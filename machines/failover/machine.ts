@@ -11,7 +11,8 @@ import type { Clock } from '../../lib/clock.ts';
 import { untilDeadline } from '../deadline.ts';
 import { candidatesOf, complete, isSwitchover, positionsFrom, positionsFromCollect, uniq } from './context.ts';
 import { electReplica } from './election.ts';
-import type { CollectLsnsInput, FailoverContext, FailoverEmitted, FailoverEvent, FailoverInput, FailoverMachineConfig, FailoverReason, FenceInput, PromoteInput, RepointInput } from './types.ts';
+import { allTimedOut } from './probe-event.ts';
+import { PrimaryAnswersError, type CollectLsnsInput, type FailoverContext, type FailoverEmitted, type FailoverEvent, type FailoverInput, type FailoverMachineConfig, type FailoverReason, type FenceInput, type PromoteInput, type RepointInput } from './types.ts';
 
 export * from './types.ts';
 export { candidatesOf } from './context.ts';
@@ -31,6 +32,7 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
     unfence: cfg.unfenceTimeoutMs ?? cfg.fenceTimeoutMs ?? 10_000,
     switchover: cfg.switchoverTimeoutMs ?? 10_000,
     degraded: cfg.degradedRetryMs ?? 10 * cfg.probeIntervalMs,
+    degradedSoon: Math.min(cfg.degradedRetryMs ?? 10 * cfg.probeIntervalMs, 2 * cfg.probeIntervalMs),
   };
   const outputProbes = (event: unknown): NodeProbe[] => {
     const out = (event as { output?: unknown }).output;
@@ -77,6 +79,7 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
       switchoverPossible: ({ context, event }) =>
         context.mode === 'builtin' && event.type === 'SWITCHOVER' && candidatesOf({ ...context, current: { target: event.target ?? null } }).length > 0,
       switchover: ({ context }) => isSwitchover(context),
+      primaryAnswers: ({ event }) => (event as { error?: unknown }).error instanceof PrimaryAnswersError,
       notSwitchover: ({ context }) => !isSwitchover(context),
     },
     actions: {
@@ -90,10 +93,12 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
       armFence: assign({ deadline: () => clock.now() + t.fence }),
       armUnfence: assign({ deadline: () => clock.now() + t.unfence }),
       armSwitchover: assign({ deadline: () => clock.now() + t.switchover }),
-      armDegraded: assign({ deadline: () => clock.now() + t.degraded }),
+      // An election whose candidates all timed out tries again after two probe intervals, not the full degraded
+      // back-off: they are probably alive and only slow to accept a connection (a loaded machine).
+      armDegraded: assign({ deadline: ({ event }) => clock.now() + (allTimedOut(outputProbes(event)) ? t.degradedSoon : t.degraded) }),
       enter: assign({ since: () => clock.now() }),
       beginFailover: assign(({ context, event }) => {
-        const reason: FailoverReason = event.type === 'PROBE.REFUSED' ? 'refused' : event.type === 'PROBE.TIMEOUT' ? 'timeouts' : 'silence';
+        const reason: FailoverReason = event.type === 'PROBE.REFUSED' ? 'refused' : 'timeouts';
         const now = clock.now();
         return { current: { reason, oldPrimary: context.topology.primary, detectedAt: context.suspectSince ?? now, startedAt: now, newPrimary: null, promotedAt: null, repointed: null }, excluded: [], candidate: null };
       }),
@@ -136,7 +141,9 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
       setTopology: assign(({ context, event }) => (event.type === 'TOPOLOGY.SET' ? { topology: event.topology, down: [], excluded: [] } : { topology: context.topology })),
       emitSuspect: emit(({ context }) => ({ type: 'failover.suspect' as const, cluster: context.cluster, misses: context.misses })),
       emitRecovered: emit(({ context }) => ({ type: 'failover.recovered' as const, cluster: context.cluster })),
-      emitStarted: emit(({ context }) => ({ type: 'failover.started' as const, cluster: context.cluster, reason: context.current?.reason ?? 'silence', oldPrimary: context.current?.oldPrimary ?? context.topology.primary })),
+      emitAbandoned: emit(({ context }) => ({ type: 'failover.abandoned' as const, cluster: context.cluster, primary: context.current?.oldPrimary ?? context.topology.primary, candidate: context.candidate })),
+      emitUnobserved: emit(({ context }) => ({ type: 'failover.unobserved' as const, cluster: context.cluster })),
+      emitStarted: emit(({ context }) => ({ type: 'failover.started' as const, cluster: context.cluster, reason: context.current?.reason ?? 'timeouts', oldPrimary: context.current?.oldPrimary ?? context.topology.primary })),
       emitPromoted: emit(({ context }) => ({ type: 'topology.promoted' as const, cluster: context.cluster, from: context.current?.oldPrimary ?? '', to: context.topology.primary, topology: context.topology })),
       emitDegraded: emit(({ context }) => ({ type: 'failover.degraded' as const, cluster: context.cluster, oldPrimary: context.current?.oldPrimary ?? context.topology.primary })),
       emitRestored: emit(({ context }) => ({ type: 'failover.aborted' as const, cluster: context.cluster, oldPrimary: context.current?.oldPrimary ?? context.topology.primary, restored: true })),
@@ -195,8 +202,10 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
           ],
           'LEADER.CHANGED': { guard: 'newLeader', target: 'fencing', actions: ['adoptLeader', 'armFence', 'emitPromoted'] },
         },
-        // No probe result at all for N intervals: the monitor itself is stuck on a hung primary.
-        after: { suspectTimeout: { guard: 'builtin', target: 'electing', actions: ['beginFailover', 'armElect', 'emitStarted'] } },
+        // No probe result at all for N intervals: probes are bounded, so it is this daemon that stalled (CPU
+        // starvation, a long pause), not evidence about the primary. Never a failover on it: the suspicion is
+        // dropped and the next probe results decide again.
+        after: { suspectTimeout: { guard: 'builtin', target: 'healthy', actions: ['clearSuspect', 'emitUnobserved'] } },
       },
       electing: {
         description: 'Collecting replica WAL positions to pick the most caught-up one (switchover: once the fenced primary\'s last WAL reached a candidate).',
@@ -237,6 +246,7 @@ export function createFailoverMachine(cfg: FailoverMachineConfig, deps: { clock:
           input: ({ context }) => ({ cluster: context.cluster, node: context.candidate!, oldPrimary: context.current?.oldPrimary ?? context.topology.primary }),
           onDone: { target: 'repointing', actions: ['applyPromotion', 'armRepoint', 'emitPromoted'] },
           onError: [
+            { guard: 'primaryAnswers', target: 'healthy', actions: ['emitAbandoned', 'abandonFailover'] },
             { guard: 'anotherCandidate', target: 'promoting', reenter: true, actions: ['excludeCandidate', 'chooseCandidate', 'armPromote'] },
             { guard: 'switchover', target: 'unfencing', actions: ['excludeCandidate', 'armUnfence'] },
             { target: 'degraded', actions: ['excludeCandidate', 'armDegraded', 'emitDegraded'] },

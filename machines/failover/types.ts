@@ -4,7 +4,7 @@ import type { NodeProbe, Topology } from '../../adapters/pg/port.ts';
 import type { ReplicaPosition } from './election.ts';
 
 export type FailoverMode = 'builtin' | 'patroni';
-export type FailoverReason = 'refused' | 'timeouts' | 'silence' | 'leader-changed' | 'switchover';
+export type FailoverReason = 'refused' | 'timeouts' | 'leader-changed' | 'switchover';
 
 export interface FailoverMachineConfig {
   probeIntervalMs: number;
@@ -91,6 +91,10 @@ export type FailoverEvent =
 export type FailoverEmitted =
   | { type: 'failover.suspect'; cluster: string; misses: number }
   | { type: 'failover.recovered'; cluster: string }
+  /** Suspect, then no probe result at all for as long as the misses would take: this daemon stalled; suspicion dropped. */
+  | { type: 'failover.unobserved'; cluster: string }
+  /** Just before the promotion the old primary answered as a writable primary: nothing was promoted. */
+  | { type: 'failover.abandoned'; cluster: string; primary: string; candidate: string | null }
   | { type: 'failover.started'; cluster: string; reason: FailoverReason; oldPrimary: string }
   | { type: 'topology.promoted'; cluster: string; from: string; to: string; topology: Topology }
   | { type: 'failover.degraded'; cluster: string; oldPrimary: string }
@@ -119,3 +123,14 @@ export interface FenceInput {
   node: string;
 }
 
+
+/**
+ * Thrown by a promotion effect that found the old primary answering as a writable primary right before it would
+ * promote: the failover is abandoned (a slow daemon or a primary back from a pause must never cost a split brain).
+ */
+export class PrimaryAnswersError extends Error {
+  readonly code = 'TS_PRIMARY_ANSWERS';
+  constructor(readonly primary: string) {
+    super(`the old primary ${primary} answers as a writable primary: not promoting`);
+  }
+}

@@ -1,17 +1,17 @@
 // Retry/backoff statechart for one unit of work (an index update, a DLQ re-drive…). The error's class
 // decides: retry → back off (lib/backoff) and try again; reroute → rebuild the connection, then try again;
-// poison → no retry, dead letter; fatal → stop. Attempts are bounded (policy.retries after the first);
-// ABORT ends it at once from any state, so shutdown never waits out a backoff.
+// poison → no retry, dead letter; fatal → stop. Attempts are bounded (policy.retries after the first, and
+// policy.giveUpAfterMs if set: ./policy.ts decides both); ABORT ends it at once from any state, so shutdown
+// never waits out a backoff; WAKE (a topology change) cuts a backoff short and starts the backoffs over.
 import { assign, fromPromise, setup } from 'xstate';
-import { backoffDelay } from '../../lib/backoff.ts';
 import { classify as defaultClassify, type Classification, type ErrorClass } from '../../lib/classify.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import type { RetryConfig } from '../../config/schema.ts';
 import { untilDeadline } from '../deadline.ts';
+import { isExhausted, retryDelay, type RetryPolicy } from './policy.ts';
 
 /** retries: how many times to try again after the first attempt (3 by default: 4 attempts in all). */
-export type RetryPolicy = RetryConfig;
+export type { RetryPolicy };
 
 export const defaultRetryPolicy: RetryPolicy = { retries: 3, initialMs: 200, multiplier: 2, maxMs: 5_000, jitter: 0.2 };
 
@@ -34,6 +34,10 @@ export interface RetryContext {
   policy: RetryPolicy;
   /** Attempts started so far. */
   attempt: number;
+  /** The attempt after which the backoff last started over (WAKE): the next delay is that of failure attempt − streakFrom. */
+  streakFrom: number;
+  /** Whether a 'reroute' error runs the rebuild step (else it backs off like 'retry'). */
+  rebuilds: boolean;
   startedAt: number;
   attemptStartedAt: number;
   /** When the current backoff (or reroute) ends, absolute clock time. */
@@ -47,9 +51,13 @@ export interface RetryContext {
 
 export interface RetryInput {
   policy?: Partial<RetryPolicy>;
+  /** When the first attempt started, if before the machine (the caller's fast path ran it). */
+  startedAt?: number;
+  /** false: a 'reroute' error backs off like 'retry' (the caller is woken by the topology change instead). */
+  rebuildOnReroute?: boolean;
 }
 
-export type RetryEvent = { type: 'ABORT'; reason?: string };
+export type RetryEvent = { type: 'ABORT'; reason?: string } | { type: 'WAKE' };
 
 export interface AttemptInput {
   attempt: number;
@@ -103,8 +111,8 @@ export function createRetryMachine(deps: RetryMachineDeps) {
     guards: {
       isPoison: ({ event }) => classOf(event) === 'poison',
       isFatal: ({ event }) => classOf(event) === 'fatal',
-      isExhausted: ({ context }) => context.attempt > context.policy.retries,
-      isReroute: ({ event }) => classOf(event) === 'reroute',
+      isExhausted: ({ context }) => isExhausted(context.policy, context.attempt, clock.now() - context.startedAt),
+      isReroute: ({ context, event }) => context.rebuilds && classOf(event) === 'reroute',
     },
     actions: {
       startAttempt: assign(({ context }) => ({ attempt: context.attempt + 1, attemptStartedAt: clock.now(), deadline: null })),
@@ -113,7 +121,8 @@ export function createRetryMachine(deps: RetryMachineDeps) {
         const now = clock.now();
         return { history: [...context.history, attemptRecord(err, context.attempt, context.attemptStartedAt, now, classify(err))] };
       }),
-      scheduleBackoff: assign(({ context }) => ({ deadline: clock.now() + backoffDelay(context.attempt, context.policy, random) })),
+      scheduleBackoff: assign(({ context }) => ({ deadline: clock.now() + retryDelay(context.policy, context.attempt - context.streakFrom, random) })),
+      restartStreak: assign(({ context }) => ({ streakFrom: context.attempt })),
       scheduleReroute: assign(() => ({ deadline: clock.now() + rerouteTimeoutMs })),
       succeed: assign(({ event }) => ({ outcome: 'succeeded' as const, value: (event as { output?: unknown }).output })),
       markPoison: assign({ outcome: 'poison' as const }),
@@ -127,8 +136,10 @@ export function createRetryMachine(deps: RetryMachineDeps) {
     context: ({ input }) => ({
       policy: { ...defaultRetryPolicy, ...(input?.policy ?? {}) },
       attempt: 1,
-      startedAt: clock.now(),
-      attemptStartedAt: clock.now(),
+      streakFrom: 0,
+      rebuilds: input?.rebuildOnReroute ?? true,
+      startedAt: input?.startedAt ?? clock.now(),
+      attemptStartedAt: input?.startedAt ?? clock.now(),
       deadline: null,
       history: [],
       outcome: null,
@@ -157,6 +168,7 @@ export function createRetryMachine(deps: RetryMachineDeps) {
       'backing-off': {
         description: 'Waiting out an exponential, jittered, capped backoff before the next attempt.',
         after: { backoff: { target: 'attempting', actions: 'startAttempt' } },
+        on: { WAKE: { target: 'attempting', actions: ['restartStreak', 'startAttempt'], description: 'The topology changed: try now, and back off from the start if it fails again.' } },
       },
       rerouting: {
         description: 'The topology changed (a promoted replica, a READONLY node): rebuild the connection first.',

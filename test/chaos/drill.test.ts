@@ -1,5 +1,8 @@
-// The short drill that runs in CI: ~3 minutes of mixed load and seeded faults against the local profile,
-// then the checker. The long one (30 minutes) is `npm run drill -- --minutes 30`; results in BENCHMARKS.md.
+// The short drill that runs in CI: ~3 minutes of mixed load and seeded faults against two daemons of one
+// deployment on the local profile — the failover leader SIGKILLed, the leader SIGSTOPped past its lease, a daemon
+// restarted while an old primary is down and that primary started again — then the checker, which also reads
+// every entity through every daemon. The long one is `npm run drill -- --minutes 30 [--daemons 3]`; results in
+// BENCHMARKS.md.
 //
 // The drill runs as a child process, awaited asynchronously: a synchronous spawn would block this worker's
 // event loop for minutes and vitest's worker RPC ("onTaskUpdate") would time out and fail the run.
@@ -24,12 +27,17 @@ function runDrill(args: string[], timeoutMs: number): Promise<{ stdout: string; 
 
 describe('chaos drill (short)', () => {
   it('ends with zero missing, zero extra, zero drift, exact counters, every command accounted for', async () => {
-    const r = await runDrill(['--minutes', '3', '--seed', '1', '--rate', '30'], 840_000);
+    const r = await runDrill(['--minutes', '3', '--seed', '1', '--rate', '30', '--daemons', '2'], 840_000);
     const lines = r.stdout.trim().split('\n');
     process.stdout.write(`${r.stdout}\n${r.stderr.slice(-2_000)}\n`);
     const summary = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
     expect(summary).toMatchObject({ missing: 0, extra: 0, drift: 0, countersExact: true, unaccounted: 0 });
     expect((summary.faults as number) >= 3).toBe(true);
+    // The fleet's faults ran, and no daemon ever answered from a diverged node or with a wrong final answer.
+    expect(summary.daemons).toBe(2);
+    expect(summary.kinds).toEqual(expect.arrayContaining(['leader-kill', 'leader-pause', 'daemon-restart-primary-down']));
+    expect(summary).toMatchObject({ wrongReads: 0, divergedReads: 0, splitBrainSamples: 0 });
+    expect(Object.keys(summary.perDaemon as object)).toEqual(['d0', 'd1']);
     // Non-critical endpoints degrade instead of failing. The done-criterion of ≥ 99.9 % is for the 30-minute
     // drill; in 3 minutes (~900 requests each) one stray 5xx is 0.1 %, so CI holds them to ≥ 99 % and prints the figures.
     const a = summary.availability as Record<string, number>;

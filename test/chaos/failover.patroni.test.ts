@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import pg from 'pg';
 import { clusterOfShard } from '../../actors/tree.ts';
 import { startDaemon, type Daemon } from '../../daemon.ts';
-import { failoverFeature, type FailoverApi } from '../../features/failover/index.ts';
+import { failoverFeature } from '../../features/failover/index.ts';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
@@ -18,6 +18,7 @@ import { compareWithModel, type Drift } from '../support/db-state.ts';
 import { steadyLoad } from '../support/ingest-load.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { expectedState, type ModelRecord } from '../support/reference-model.ts';
+import { failoverKey } from '../../features/keys.ts';
 
 const NO_DRIFT: Drift = { missing: [], extra: [], wrong: [], wrongCounts: [] };
 const base = localConfig();
@@ -40,7 +41,7 @@ async function start(topic: string) {
   mkdirSync('artifacts', { recursive: true });
   const logger = createLogger({ level: 'warn', destination: createWriteStream(`artifacts/${topic}.log`) });
   d = await startDaemon(config, { logger, features: [failoverFeature] });
-  return { d, failover: d.context.features.get('failover')!.api as FailoverApi };
+  return { d, failover: d.context.features.api(failoverKey)! };
 }
 
 async function readAll(d: Daemon, topic: string): Promise<ModelRecord[]> {

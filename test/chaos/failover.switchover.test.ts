@@ -7,7 +7,7 @@ import pg from 'pg';
 import { runCli } from '../../cli.ts';
 import { clusterOfShard } from '../../actors/tree.ts';
 import { startDaemon, type Daemon } from '../../daemon.ts';
-import { failoverFeature, type FailoverApi } from '../../features/failover/index.ts';
+import { failoverFeature } from '../../features/failover/index.ts';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
@@ -15,6 +15,7 @@ import { compareWithModel, type Drift } from '../support/db-state.ts';
 import { steadyLoad } from '../support/ingest-load.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { expectedState, type ModelRecord } from '../support/reference-model.ts';
+import { failoverKey } from '../../features/keys.ts';
 
 const NO_DRIFT: Drift = { missing: [], extra: [], wrong: [], wrongCounts: [] };
 let d: Daemon | undefined;
@@ -74,7 +75,7 @@ describe('planned switchover and re-seed (real PostgreSQL + Kafka)', () => {
     await services.resetCluster(config, 1);
     mkdirSync('artifacts', { recursive: true });
     d = await startDaemon(config, { logger: createLogger({ level: 'warn', destination: createWriteStream(`artifacts/${topic}.log`) }), features: [failoverFeature] });
-    const failover = d.context.features.get('failover')!.api as FailoverApi;
+    const failover = d.context.features.api(failoverKey)!;
     const old = services.pgNodeInfo(config, { cluster: 0, node: 0 });
     const load = steadyLoad(d.log, topic, { prefix, seed: 21 });
     await vi.waitFor(() => expect(d!.tree.applied.byCluster.get('pg0') ?? 0).toBeGreaterThan(500), { timeout: 30_000 });

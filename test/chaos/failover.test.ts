@@ -13,6 +13,7 @@ import { steadyLoad } from '../support/ingest-load.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { countRows } from '../support/pg-faults.ts';
 import { expectedState, type ModelRecord } from '../support/reference-model.ts';
+import { failoverKey } from '../../features/keys.ts';
 
 const NO_DRIFT: Drift = { missing: [], extra: [], wrong: [], wrongCounts: [] };
 let d: Daemon | undefined;
@@ -35,7 +36,7 @@ async function start(topic: string): Promise<{ d: Daemon; config: ReturnType<typ
   mkdirSync('artifacts', { recursive: true });
   const logger = createLogger({ level: 'warn', destination: createWriteStream(`artifacts/${topic}.log`) });
   d = await startDaemon(config, { logger, features: [failoverFeature] });
-  return { d, config, failover: d.context.features.get('failover')!.api as FailoverApi };
+  return { d, config, failover: d.context.features.api(failoverKey)! };
 }
 
 async function readAll(d: Daemon, topic: string): Promise<ModelRecord[]> {
@@ -58,27 +59,17 @@ async function converged(d: Daemon, topic: string, prefix: string, timeoutMs = 1
   return drift;
 }
 
-/** Samples pg1's applied count while `during` runs: its writers must never stall for long. */
-async function watchOtherCluster(d: Daemon, during: () => Promise<void>): Promise<number> {
-  let longestGapMs = 0;
-  let last = d.tree.applied.byCluster.get('pg1') ?? 0;
-  let lastMove = Date.now();
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      await new Promise((r) => setTimeout(r, 100));
-      const now = d.tree.applied.byCluster.get('pg1') ?? 0;
-      if (now > last) {
-        longestGapMs = Math.max(longestGapMs, Date.now() - lastMove);
-        last = now;
-        lastMove = Date.now();
-      }
-    }
-  })();
-  await during();
-  done = true;
-  await sampler;
-  return longestGapMs;
+const appliedOn = (d: Daemon, cluster: string) => d.tree.applied.byCluster.get(cluster) ?? 0;
+
+/** Waits until `cluster`'s writers have applied `n` more commands than now: the ingest goes on there. */
+async function appliesMore(d: Daemon, cluster: string, n: number, timeoutMs = 60_000): Promise<void> {
+  const from = appliedOn(d, cluster);
+  await vi.waitFor(() => expect(appliedOn(d, cluster) - from).toBeGreaterThanOrEqual(n), { timeout: timeoutMs, interval: 20 });
+}
+
+/** Commands of `cluster` that went to its hold topic: a cluster that stalls (writes failing for a second, mailboxes full) is held. */
+async function heldCommands(d: Daemon, cluster: string): Promise<number> {
+  return (await d.metrics.heldCommands.get()).values.find((v) => v.labels.cluster === cluster)?.value ?? 0;
 }
 
 afterEach(async () => {
@@ -99,17 +90,22 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
     const { d, failover } = await start(topic);
     const load = steadyLoad(d.log, topic, { prefix, seed: 1 });
     await vi.waitFor(() => expect(d.tree.applied.count).toBeGreaterThan(500), { timeout: 30_000 });
-    const gap = await watchOtherCluster(d, async () => {
-      await services.killNode(d.config, { cluster: 0, node: 0 });
-      await vi.waitFor(() => expect(failover.monitors.get('pg0')!.status().lastFailover).not.toBeNull(), { timeout: 30_000, interval: 100 });
-      await new Promise((r) => setTimeout(r, 1_000));
-    });
+    // pg1's writers keep applying throughout: while pg0 is down and undecided, and while it is promoted; pg1
+    // is never held (it would be if its writes stalled or its mailboxes stayed full).
+    const pg1AtKill = appliedOn(d, 'pg1');
+    const pg1HeldBefore = await heldCommands(d, 'pg1');
+    await services.killNode(d.config, { cluster: 0, node: 0 });
+    await vi.waitFor(() => expect(failover.monitors.get('pg0')!.status().lastFailover).not.toBeNull(), { timeout: 30_000, interval: 100 });
+    const pg1AtFailover = appliedOn(d, 'pg1');
+    expect(pg1AtFailover).toBeGreaterThan(pg1AtKill);
+    await appliesMore(d, 'pg0', 200); // pg0's shards on the new primary
     await load.stop();
+    expect(appliedOn(d, 'pg1')).toBeGreaterThan(pg1AtFailover);
+    expect(await heldCommands(d, 'pg1')).toBe(pg1HeldBefore);
     const s = failover.monitors.get('pg0')!.status();
     expect(s.topology.fenced).toContain('pg0-n0');
     expect(s.lastFailover!.reason).toBe('refused');
     await converged(d, topic, prefix);
-    expect(gap).toBeLessThan(2_000);
     expect(failover.monitors.get('pg1')!.status().lastFailover).toBeNull();
   }, 300_000);
 
@@ -128,7 +124,7 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
       services.contNode(d.config, { cluster: 0, node: 0 });
     }
     const before = await countRows(old.port, prefix);
-    await new Promise((r) => setTimeout(r, 3_000)); // ingest goes on for pg0's shards, on the new primary
+    await appliesMore(d, 'pg0', 500); // ingest goes on for pg0's shards, on the new primary
     expect(await countRows(old.port, prefix)).toBe(before);
     await load.stop();
     await converged(d, topic, prefix);
@@ -144,26 +140,42 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
     await services.killNode(d.config, { cluster: 0, node: 0 });
     await vi.waitFor(() => expect(failover.monitors.get('pg0')!.status().lastFailover).not.toBeNull(), { timeout: 30_000, interval: 100 });
     const first = failover.monitors.get('pg0')!.status().topology.primary;
-    await vi.waitFor(() => expect(d.tree.applied.byCluster.get('pg0') ?? 0).toBeGreaterThan(0), { timeout: 30_000 });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliesMore(d, 'pg0', 300); // the first new primary takes writes
     await services.killNode(d.config, { cluster: 0, node: Number(first.slice(-1)) });
     await vi.waitFor(() => expect(failover.monitors.get('pg0')!.status().topology.primary).not.toBe(first), { timeout: 30_000, interval: 100 });
     expect(failover.monitors.get('pg0')!.status().topology.replicas).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await appliesMore(d, 'pg0', 200); // and the last node does
     await load.stop();
     await converged(d, topic, prefix);
   }, 300_000);
 
-  it('a 2-second stall of the primary that recovers causes no failover', async () => {
+  it('a stall of the primary that the monitor sees but that recovers before it gives up causes no failover', async () => {
     const topic = uniqueName('fo-stall');
     const prefix = `${topic}-`;
     const { d, failover } = await start(topic);
     const load = steadyLoad(d.log, topic, { prefix, seed: 4 });
     await vi.waitFor(() => expect(d.tree.applied.count).toBeGreaterThan(300), { timeout: 30_000 });
+    const monitor = failover.monitors.get('pg0')!;
+    const n0Up = (probes: ReturnType<typeof monitor.status>['lastProbe']) => probes.find((p) => p.name === 'pg0-n0')?.up;
     services.stopNode(d.config, { cluster: 0, node: 0 });
-    await new Promise((r) => setTimeout(r, 2_000));
-    services.contNode(d.config, { cluster: 0, node: 0 });
-    await new Promise((r) => setTimeout(r, 3_000));
+    try {
+      // The stall lasts until a probe round has missed the primary (one miss of suspectAfterMisses).
+      await vi.waitFor(() => expect(n0Up(monitor.status().lastProbe)).toBe(false), { timeout: 30_000, interval: 20 });
+    } finally {
+      services.contNode(d.config, { cluster: 0, node: 0 });
+    }
+    // Then as many probe rounds as it would take to elect: each sees the primary up again, so none elects.
+    const seen = new Set<unknown>();
+    await vi.waitFor(
+      () => {
+        const probes = monitor.status().lastProbe;
+        if (n0Up(probes)) seen.add(probes);
+        expect(seen.size).toBeGreaterThanOrEqual(d.config.failover.suspectAfterMisses);
+      },
+      { timeout: 30_000, interval: 20 },
+    );
+    expect(monitor.status().state).toBe('healthy');
+    await appliesMore(d, 'pg0', 200);
     await load.stop();
     const s = failover.monitors.get('pg0')!.status();
     expect(s.lastFailover).toBeNull();

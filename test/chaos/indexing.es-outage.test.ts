@@ -14,6 +14,7 @@ import * as services from '../../services/index.ts';
 import { caughtUp, expectedUsage, readTopic } from '../support/indexing.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { commandStream } from '../support/reference-model.ts';
+import { indexingKey } from '../../features/keys.ts';
 
 const OUTAGE_MS = 60_000;
 const topic = uniqueName('eo-cmds');
@@ -33,7 +34,7 @@ let api: IndexingApi;
 
 beforeAll(async () => {
   d = await startDaemon(config, { logger: silentLogger(), features: [createIndexingFeature({ commitIntervalMs: 200 })] });
-  api = d.context.features.get('indexing')!.api as IndexingApi;
+  api = d.context.features.api(indexingKey)!;
 }, 120_000);
 afterAll(async () => {
   // Leave Elasticsearch running and healthy for the next suite, whatever happened here.

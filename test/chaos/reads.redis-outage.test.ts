@@ -14,6 +14,7 @@ import { verifyToken } from '../../lib/token.ts';
 import * as services from '../../services/index.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { allReplayed, replicas } from '../support/replay.ts';
+import { readsKey } from '../../features/keys.ts';
 
 const topic = uniqueName('reads-chaos');
 const prefix = `${uniqueName('rx')}-`;
@@ -29,10 +30,23 @@ const ENTITIES = Array.from({ length: 40 }, (_, i) => `${prefix}e${i}`);
 const TAGS = ['Critical', 'ui', 'backend', 'p1'];
 
 let d: Daemon;
-/** Per entity: its tags as of the last acknowledged write, and that write's token. */
-const model = new Map<string, { tags: Set<string>; token: string }>();
-const writing = new Set<string>();
-const stats = { requests: 0, fiveXx: [] as string[], wrong: [] as string[], popular: 0, limited: 0 };
+/**
+ * Per entity: its tags as of the acknowledged writes, and the token of the highest commit LSN acknowledged so far.
+ * Two writers may write one entity at once (the load's writer and the test body), and their answers arrive in
+ * any order: each tag keeps the Kafka offset of the command it reflects (one entity, one partition, so the offset
+ * orders its commands), an answer older than that changes nothing; `inFlight` counts the writes not yet
+ * answered and `started` counts every write begun, so a reader knows whether the model was still during its read.
+ */
+interface EntityModel {
+  tags: Set<string>;
+  tagOffsets: Map<string, bigint>;
+  token: string;
+  tokenLsn: string;
+  inFlight: number;
+  started: number;
+}
+const model = new Map<string, EntityModel>();
+const stats = { requests: 0, writes: 0, checked: 0, fiveXx: [] as string[], wrong: [] as string[], popular: 0, limited: 0 };
 
 interface Answer {
   tags: string[];
@@ -48,19 +62,37 @@ async function get(path: string, token?: string): Promise<{ status: number; body
   return { status: r.status, body, limited: r.headers.get('x-tagstream-features-limited') };
 }
 
+function entityModel(entity: string): EntityModel {
+  let m = model.get(entity);
+  if (!m) {
+    m = { tags: new Set(), tagOffsets: new Map(), token: '', tokenLsn: '0/0', inFlight: 0, started: 0 };
+    model.set(entity, m);
+  }
+  return m;
+}
+
 async function write(entity: string, tag: string, attach: boolean): Promise<void> {
-  writing.add(entity);
+  const m = entityModel(entity);
+  m.inFlight++;
+  m.started++;
   try {
     const r = await fetch(`${d.url}/v1/entities/${entity}/tags/${tag}?wait=applied&timeoutMs=20000`, { method: attach ? 'POST' : 'DELETE' });
-    const body = (await r.json()) as { token?: string };
+    const body = (await r.json()) as { token?: string; offset?: string };
     expect(r.status, JSON.stringify(body)).toBe(200);
-    const m = model.get(entity) ?? { tags: new Set<string>(), token: body.token! };
-    if (attach) m.tags.add(tag);
-    else m.tags.delete(tag);
-    m.token = body.token!;
-    model.set(entity, m);
+    const offset = BigInt(body.offset!);
+    if (offset > (m.tagOffsets.get(tag) ?? -1n)) {
+      m.tagOffsets.set(tag, offset);
+      if (attach) m.tags.add(tag);
+      else m.tags.delete(tag);
+    }
+    const { lsn } = verifyToken(body.token!, config.http.tokenSecret, config.shards.count);
+    if (!m.token || compareLsn(lsn, m.tokenLsn) > 0) {
+      m.token = body.token!;
+      m.tokenLsn = lsn;
+    }
+    stats.writes++;
   } finally {
-    writing.delete(entity);
+    m.inFlight--;
   }
 }
 
@@ -80,11 +112,18 @@ async function reader(stop: AbortSignal): Promise<void> {
     }
     const e = pick(ENTITIES);
     const m = model.get(e)!;
+    const withToken = roll < 0.6;
+    // The model says what a token read must answer only if no write of this entity was in flight when the read
+    // began and none began before it ended.
+    const still = m.inFlight === 0;
+    const started = m.started;
     const expected = sorted(m.tags);
-    const busy = writing.has(e);
-    const r = await get(`/v1/entities/${e}/tags`, roll < 0.6 ? m.token : undefined);
+    const r = await get(`/v1/entities/${e}/tags`, withToken ? m.token : undefined);
     if (r.status !== 200) stats.wrong.push(`${e}: ${r.status}`);
-    else if (roll < 0.6 && !busy && JSON.stringify(sorted(r.body.tags)) !== JSON.stringify(expected)) stats.wrong.push(`${e}: token read ${JSON.stringify(r.body)} expected ${JSON.stringify(expected)}`);
+    else if (withToken && still && m.started === started) {
+      stats.checked++;
+      if (JSON.stringify(sorted(r.body.tags)) !== JSON.stringify(expected)) stats.wrong.push(`${e}: token read ${JSON.stringify(r.body)} expected ${JSON.stringify(expected)}`);
+    }
   }
 }
 
@@ -93,17 +132,25 @@ async function writer(stop: AbortSignal): Promise<void> {
     const e = pick(ENTITIES);
     const tag = pick(TAGS);
     await write(e, tag, !model.get(e)!.tags.has(tag));
-    await sleep(systemClock, 20);
+    await sleep(systemClock, 20); // paces the load (about one write per read burst); nothing waits on it
+
   }
 }
 
-interface CacheStatus {
-  name: string;
-  usable: boolean;
-  epoch: string | null;
-  breaker: string;
+/** Waits until the load has made progress — reads, acknowledged writes, token reads checked — not for a time. */
+async function loadProgress(want: { requests: number; writes: number; checked: number }): Promise<void> {
+  const from = { ...stats };
+  await vi.waitFor(
+    () => {
+      expect(stats.requests - from.requests).toBeGreaterThanOrEqual(want.requests);
+      expect(stats.writes - from.writes).toBeGreaterThanOrEqual(want.writes);
+      expect(stats.checked - from.checked).toBeGreaterThanOrEqual(want.checked);
+    },
+    { timeout: 60_000, interval: 20 },
+  );
 }
-const caches = () => (d.context.features.get('reads')!.status!() as { caches: CacheStatus[] }).caches;
+
+const caches = () => d.context.features.api(readsKey)!.caches();
 
 beforeAll(async () => {
   await services.resetCluster(config, 0);
@@ -137,10 +184,10 @@ describe('reads through a Redis outage (real services)', () => {
     const stop = new AbortController();
     const load = Promise.all([...Array.from({ length: 10 }, () => reader(stop.signal)), writer(stop.signal)]);
     try {
-      await sleep(systemClock, 1_500);
+      await loadProgress({ requests: 300, writes: 5, checked: 50 });
       await services.killRedis(config, 0);
       await vi.waitFor(() => expect(caches()[0]!.usable).toBe(false), { timeout: 10_000, interval: 20 });
-      await sleep(systemClock, 1_000);
+      await loadProgress({ requests: 300, writes: 5, checked: 50 });
       services.stopRedis(config, 1);
       await vi.waitFor(() => expect(caches()[1]!.usable).toBe(false), { timeout: 10_000, interval: 20 });
 
@@ -157,13 +204,13 @@ describe('reads through a Redis outage (real services)', () => {
         const t = TAGS.find((x) => !model.get(e)!.tags.has(x)) ?? TAGS[0]!;
         await write(e, t, !model.get(e)!.tags.has(t));
       }
-      await sleep(systemClock, 1_500);
+      await loadProgress({ requests: 300, writes: 5, checked: 50 });
     } finally {
       await services.startRedis(config, 0);
       services.contRedis(config, 1);
     }
     await vi.waitFor(() => expect(caches().every((c) => c.usable)).toBe(true), { timeout: 20_000, interval: 20 });
-    await sleep(systemClock, 1_500);
+    await loadProgress({ requests: 300, writes: 5, checked: 50 });
     stop.abort();
     await load;
 
@@ -188,6 +235,6 @@ describe('reads through a Redis outage (real services)', () => {
       }
     }
     expect(stats.fiveXx).toEqual([]);
-    console.log(`[reads chaos] ${stats.requests} requests, 0 5xx, popular ${stats.popular} (${stats.limited} features-limited)`);
+    console.log(`[reads chaos] ${stats.requests} requests (${stats.checked} token reads checked), ${stats.writes} writes, 0 5xx, popular ${stats.popular} (${stats.limited} features-limited)`);
   }, 180_000);
 });

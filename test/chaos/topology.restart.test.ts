@@ -5,13 +5,14 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { clusterOfShard } from '../../actors/tree.ts';
 import { startDaemon, type Daemon } from '../../daemon.ts';
-import { failoverFeature, type FailoverApi } from '../../features/failover/index.ts';
+import { failoverFeature } from '../../features/failover/index.ts';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { shardOf } from '../../lib/command.ts';
 import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { commandStream } from '../support/reference-model.ts';
+import { failoverKey } from '../../features/keys.ts';
 
 const daemons: Daemon[] = [];
 const n0 = { cluster: 0, node: 0 };
@@ -58,14 +59,14 @@ describe('a daemon restarted while the old primary is down (real PostgreSQL + Ka
     await vi.waitFor(() => expect(a.tree.applied.byCluster.get('pg0') ?? 0).toBeGreaterThan(50), { timeout: 30_000, interval: 200 });
 
     await services.killNode(config, n0);
-    const failoverA = a.context.features.get('failover')!.api as FailoverApi;
+    const failoverA = a.context.features.api(failoverKey)!;
     await vi.waitFor(() => expect(failoverA.monitors.get('pg0')!.status()).toMatchObject({ state: 'healthy', topology: { fenced: ['pg0-n0'] } }), { timeout: 60_000, interval: 200 });
     await a.log.produce(topic, msgs.slice(200, 400));
 
     // Daemon B starts while pg0-n0 is still down (A keeps running, as in the report).
     const b = await start(config, 'b');
     const storeB = b.stores.get('pg0')!;
-    const failoverB = b.context.features.get('failover')!.api as FailoverApi;
+    const failoverB = b.context.features.api(failoverKey)!;
     const newPrimary = storeB.topology().primary;
     expect(newPrimary).not.toBe('pg0-n0');
     await b.log.produce(topic, msgs.slice(400));

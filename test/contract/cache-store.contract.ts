@@ -87,8 +87,9 @@ export function cacheStoreContract(name: string, make: () => Promise<CacheStoreH
         () => null,
         (e: unknown) => e,
       );
-      expect(err).toMatchObject({ name: 'ReplyError', message: expect.stringMatching(/^ERR /) });
-      expect(classify(err).class).toBe('poison');
+      // Classified at the store's boundary; the driver's reply is the cause, its message kept.
+      expect(err).toMatchObject({ name: 'BackendError', message: expect.stringMatching(/^ERR /), cause: expect.objectContaining({ name: 'ReplyError' }) });
+      expect(classify(err)).toEqual({ class: 'poison', source: 'redis:ERR' });
       expect(await store.get(key('s'))).toBe('not a number');
     });
 

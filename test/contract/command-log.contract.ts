@@ -137,7 +137,7 @@ export function commandLogContract(name: string, make: () => Promise<CommandLogH
         () => null,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(Error);
+      expect(err).toMatchObject({ name: 'BackendError' }); // classified at the log's boundary
       expect(classify(err).class).toBe('retry');
     });
 

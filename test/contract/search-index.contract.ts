@@ -173,6 +173,7 @@ export function searchIndexContract(name: string, make: MakeSearchIndex): void {
         () => null,
         (e: unknown) => e,
       );
+      expect(err).toMatchObject({ name: 'BackendError' }); // classified at the index's boundary
       expect(classify(err)).toEqual({ class: 'poison', source: 'es:404' });
       await index.drop(); // dropping a missing index is fine
       await index.ensureIndex();

@@ -296,7 +296,7 @@ export function shardStoreContract(name: string, make: () => Promise<ShardStoreH
         () => null,
         (x: unknown) => x,
       );
-      expect(err).not.toBeNull();
+      expect(err).toMatchObject({ name: 'BackendError', code: '25006' }); // classified at the store's boundary
       expect(classify(err).class).toBe('reroute');
       expect(await h.connectionsTo(n0)).toBe(0);
     });

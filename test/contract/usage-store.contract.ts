@@ -80,6 +80,7 @@ export function usageStoreContract(name: string, make: () => Promise<UsageStoreH
           () => null,
           (e: unknown) => e,
         );
+        expect(err).toMatchObject({ name: 'BackendError' }); // classified at the store's boundary
         expect(classify(err).class).toBe('retry');
       } finally {
         await s.close();

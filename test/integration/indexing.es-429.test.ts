@@ -4,12 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { H } from '../../actors/dlq/dead-letter.ts';
 import { startDaemon, type Daemon } from '../../daemon.ts';
-import { createIndexingFeature, type IndexingApi } from '../../features/indexing/index.ts';
+import { createIndexingFeature } from '../../features/indexing/index.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { startEsFaultProxy, type EsFaultProxy } from '../support/es-fault-proxy.ts';
 import { caughtUp, readTopic } from '../support/indexing.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { commandStream } from '../support/reference-model.ts';
+import { indexingKey } from '../../features/keys.ts';
 
 const topic = uniqueName('rx-cmds');
 const prefix = `${uniqueName('rx')}-`;
@@ -39,7 +40,7 @@ afterAll(async () => {
 
 describe('429 from Elasticsearch', () => {
   it('is retried, not dead-lettered: whole requests and single items', async () => {
-    const api = d.context.features.get('indexing')!.api as IndexingApi;
+    const api = d.context.features.api(indexingKey)!;
     // The first two bulk requests are refused whole; then every `…busy` document is refused twice.
     const firstBulk = proxy.bulkCalls + 1;
     proxy.rejectRequest = (call) => call < firstBulk + 2;

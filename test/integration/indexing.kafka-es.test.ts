@@ -16,6 +16,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { caughtUp, expectedUsage, readTopic } from '../support/indexing.ts';
 import { localConfig, uniqueName } from '../support/local.ts';
 import { commandStream, expectedState } from '../support/reference-model.ts';
+import { indexingKey } from '../../features/keys.ts';
 
 const topic = uniqueName('ix-cmds');
 const prefix = `${uniqueName('ix')}-`;
@@ -36,7 +37,7 @@ let api: IndexingApi;
 
 beforeAll(async () => {
   d = await startDaemon(config, { logger: silentLogger(), features: [createIndexingFeature({ commitIntervalMs: 100, freshnessPollMs: 200 })] });
-  api = d.context.features.get('indexing')!.api as IndexingApi;
+  api = d.context.features.api(indexingKey)!;
 }, 120_000);
 afterAll(async () => {
   await d?.context.adapters.search.drop().catch(() => undefined);

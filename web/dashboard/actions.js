@@ -72,7 +72,7 @@ export function renderActions(st) {
   lastSignature = sig;
 
   const breakers = st.actions.breakers.length === 0
-    ? unavailable('breaker control (api.breakers)')
+    ? unavailable('breaker control (controls.breakers)')
     : h('table', { class: 'rows' }, st.breakers.map((b) =>
         h('tr', { 'data-breaker': b.name },
           h('td', {}, h('b', {}, b.name), h('div', { class: 'meta' }, b.guards ?? '')),
@@ -83,11 +83,11 @@ export function renderActions(st) {
 
   const depth = st.history[st.history.length - 1]?.dlqDepth;
   const dlq = st.actions.dlq === null
-    ? [h('p', { class: 'meta' }, `${depth ?? '—'} record(s) in the DLQ`), unavailable('DLQ replay (api.dlq)')]
+    ? [h('p', { class: 'meta' }, `${depth ?? '—'} record(s) in the DLQ`), unavailable('DLQ replay (controls.dlq)')]
     : h('div', { class: 'row' }, h('span', {}, `${depth ?? '—'} record(s) in the DLQ`), h('button', { id: 'dlq-replay', onclick: () => act('replay DLQ', 'POST', '/admin/dlq/replay', {}) }, 'Replay DLQ'));
 
   const switchover = st.actions.switchover === null
-    ? unavailable('switchover (api.switchover)')
+    ? unavailable('switchover (controls.switchover)')
     : h('table', { class: 'rows' }, st.clusters.map((c) =>
         h('tr', { 'data-cluster': c.name },
           h('td', {}, h('b', {}, c.name), h('div', { class: 'meta' }, `primary ${c.primary}`)),

@@ -16,6 +16,7 @@ export const state = {
   skew: 0, // server clock minus browser clock
   daemon: null,
   definitions: {},
+  retryKinds: [],
   machines: new Map(),
   history: [],
   events: [],
@@ -85,6 +86,7 @@ function applyPulse(p) {
 function applySnapshot(snap) {
   state.daemon = snap.daemon;
   state.definitions = snap.definitions;
+  state.retryKinds = snap.retryKinds ?? [];
   state.machines = new Map(snap.machines.map((m) => [m.id, m]));
   state.history = snap.history;
   state.events = [];

@@ -1,6 +1,7 @@
 // The statecharts panel: one card per long-lived machine (each breaker, each cluster's failover machine) with
 // its current state highlighted and its latest transitions; short-lived machines (retries) share one card per
-// kind with a count of instances in each state. Kinds with no instance yet are drawn dimmed.
+// kind with a count of instances in each state. Kinds with no instance yet are drawn dimmed. The retry card lists
+// every loop that retries (the server's retryKinds; machine ids are `retry:<kind>[:<detail>]`), idle ones too.
 import { drawStatechart } from './statechart.js';
 import { clear, clock, duration, h, since, tone, until } from './util.js';
 
@@ -60,6 +61,28 @@ function instanceCard(st, def, m) {
   );
 }
 
+/** One row per retry kind: instances running and finished (recent), and the latest one's state. */
+function retryKinds(st, instances) {
+  const byKind = new Map((st.retryKinds ?? []).map((k) => [k, []]));
+  for (const m of instances) {
+    const k = m.name.split(':')[0] || 'unnamed';
+    byKind.set(k, [...(byKind.get(k) ?? []), m]);
+  }
+  const rows = [...byKind].map(([k, list]) => {
+    const active = list.filter((m) => m.status === 'active').length;
+    const latest = [...list].sort((a, b) => a.updatedAt - b.updatedAt).pop();
+    return h(
+      'tr',
+      { class: active ? 'active' : null, 'data-retry-kind': k },
+      h('td', {}, h('b', {}, k)),
+      h('td', {}, list.length ? `${active} running · ${list.length - active} finished` : 'no retry yet'),
+      h('td', {}, latest ? h('span', { class: `pill tone-${tone(latest.state)}` }, latest.state) : null),
+      h('td', { class: 'hint' }, latest ? [latest.name, ' ', since(latest.updatedAt, '')] : null),
+    );
+  });
+  return h('table', { class: 'rows retry-kinds' }, rows);
+}
+
 function kindCard(st, kind, def, instances) {
   const counts = {};
   for (const m of instances) if (m.status === 'active') counts[m.state] = (counts[m.state] ?? 0) + 1;
@@ -72,6 +95,7 @@ function kindCard(st, kind, def, instances) {
     { class: `machine kind ${instances.length ? '' : 'idle'} ${widthClass(chart)}`, 'data-machine-kind': kind },
     h('header', {}, h('h3', {}, `${kind} machines`), h('span', { class: 'meta' }, instances.length ? `${active} running · ${instances.length - active} finished (recent)` : 'no instance running')),
     h('p', { class: 'details' }, latest ? `latest: ${latest.id} in ${latest.state} — ${details(st, latest) || ''}` : def.states.find((s) => s.path === def.initial)?.description ?? '\u00a0'),
+    kind === 'retry' ? retryKinds(st, instances) : null,
     chart,
     transitions(recent.map((t) => ({ ...t, event: `${t.event} · ${t.id}` }))),
   );
@@ -85,6 +109,7 @@ export function machinesSignature(st) {
       return [m.id, m.state, m.status, m.since, m.recent.length, m.recent[m.recent.length - 1]?.at, c.trips, c.lastTrip, c.deadline, c.topology, c.lastFailover, c.attempt];
     }),
     st.breakers.map((b) => [b.name, b.guards, b.rejected]),
+    st.retryKinds,
   ];
 }
 

@@ -78,7 +78,8 @@ const FRAMEWORK: Record<string, ErrorCode> = {
 const BY_STATUS: Record<number, ErrorCode> = { 404: ErrorCodes.NOT_FOUND, 405: ErrorCodes.METHOD_NOT_ALLOWED, 413: ErrorCodes.PAYLOAD_TOO_LARGE, 415: ErrorCodes.UNSUPPORTED_MEDIA_TYPE };
 
 export interface ErrorBody {
-  error: { code: string; message: string; field?: string; errorId?: string };
+  /** `leader`: TS_ERR_NOT_LEADER names the failover leader (daemon id, HTTP URL, term) so a client can go there. */
+  error: { code: string; message: string; field?: string; errorId?: string; leader?: unknown };
 }
 
 /** The status an error of `code` answers with; `retriable` decides for a code without an entry. */
@@ -86,11 +87,11 @@ export function httpStatusOf(code: ErrorCode, retriable = false): number {
   return HTTP_STATUS[code] ?? (retriable ? 503 : 500);
 }
 
-function send(reply: FastifyReply, code: ErrorCode, message: string, extra: { field?: string; errorId?: string; status?: number } = {}) {
+function send(reply: FastifyReply, code: ErrorCode, message: string, extra: { field?: string; errorId?: string; status?: number; leader?: unknown } = {}) {
   const status = extra.status ?? httpStatusOf(code);
   const retryAfter = RETRY_AFTER_SECONDS[code] ?? (status === 503 ? 1 : undefined);
   if (retryAfter !== undefined && (status === 409 || status === 503)) reply.header('retry-after', String(retryAfter));
-  const body: ErrorBody = { error: { code, message, ...(extra.field ? { field: extra.field } : {}), ...(extra.errorId ? { errorId: extra.errorId } : {}) } };
+  const body: ErrorBody = { error: { code, message, ...(extra.field ? { field: extra.field } : {}), ...(extra.errorId ? { errorId: extra.errorId } : {}), ...(extra.leader !== undefined ? { leader: extra.leader } : {}) } };
   return reply.code(status).send(body);
 }
 
@@ -128,7 +129,8 @@ export function installErrorHandling(app: FastifyInstance, logger?: Logger): voi
       if (status === 500) return unexpected(ours);
       if (status >= 500) logger?.warn({ err, route, status, code: ours }, 'request answered with a 5xx');
       const field = err instanceof TagstreamError && typeof err.details?.field === 'string' ? err.details.field : undefined;
-      return send(reply, ours, err.message, { field, status });
+      const leader = ours === ErrorCodes.NOT_LEADER && err instanceof TagstreamError ? err.details?.leader : undefined;
+      return send(reply, ours, err.message, { field, status, ...(leader !== undefined ? { leader } : {}) });
     }
     const framework = typeof err.code === 'string' ? FRAMEWORK[err.code] : undefined;
     if (framework === ErrorCodes.BAD_REQUEST && err.validation) {

@@ -53,7 +53,7 @@ const schemas: Json = {
       {
         type: 'object',
         required: ['applied', 'shard', 'token'],
-        properties: { status: { const: 'applied' }, applied: { const: true }, changed: { type: 'boolean', description: 'The association really changed state' }, shard: { type: 'integer' }, token: { type: 'string', description: 'Consistency token: shard + commit LSN, HMAC-signed. Pass it to reads.' } },
+        properties: { status: { const: 'applied' }, applied: { const: true }, changed: { type: 'boolean', description: 'The association really changed state (absent when confirmedBy is "primary-row": not known there)' }, confirmedBy: { const: 'primary-row', description: 'Several daemons: the daemon asked does not consume the entity\'s partition, so it saw the command (or a later one) in the row on the primary' }, shard: { type: 'integer' }, token: { type: 'string', description: 'Consistency token: shard + commit LSN, HMAC-signed. Pass it to reads.' } },
       },
     ],
   },
@@ -66,7 +66,7 @@ const schemas: Json = {
       tags: { type: 'array', items: { type: 'string' } },
       source: { enum: ['cache', 'replica', 'primary'] },
       servedBy: { type: 'string', description: 'The Redis instance or PostgreSQL node that answered' },
-      consistency: { enum: ['none', 'token', 'token-other-cluster', 'held'], description: '`token`: the answer includes every write up to the token; `token-other-cluster`: the token is for a shard on another cluster and says nothing about this entity; `held`: the entity\'s cluster is held (it could not take writes), so accepted writes may still wait in its hold topic and the answer may be behind them' },
+      consistency: { enum: ['none', 'token', 'token-other-cluster', 'held', 'stale'], description: '`token`: the answer includes every write up to the token; `token-other-cluster`: the token is for a shard on another cluster and says nothing about this entity; `held`: the entity\'s cluster is held (it could not take writes), so accepted writes may still wait in its hold topic and the answer may be behind them; `stale`: no node of the entity\'s cluster answered, so this is the cache\'s last-known entry (it may miss applied writes, and the token is not honoured; the x-tagstream-features-limited header says database-unavailable)' },
       lsn: { type: 'string', description: 'The answer reflects at least this WAL position of the entity’s cluster' },
     },
   },
@@ -113,7 +113,7 @@ export function openApiDocument(extraPaths: Json = {}): Json {
           responses: {
             200: json(ref('EntityTags'), 'The tags', sourceHeader),
             400: error('Invalid entity, or a malformed, tampered or foreign token (TS_ERR_TOKEN_INVALID)'),
-            503: error('The databases cannot serve it now (TS_ERR_BULKHEAD_FULL comes with Retry-After)'),
+            503: error('The databases cannot serve it now, with Retry-After: TS_ERR_BULKHEAD_FULL (overloaded), TS_ERR_UNAVAILABLE (no node of the entity\'s cluster answers and the cache knows nothing of it)'),
           },
         },
       },

@@ -1,4 +1,5 @@
-// The read API: entity tags (critical, read-your-writes with a consistency token) and popular tags
+// The read API: entity tags (critical, read-your-writes with a consistency token; with no node of its cluster
+// answering, the cache's last-known entry marked stale, else 503 + Retry-After) and popular tags
 // (non-critical: degrades to last-known-good with a "features limited" marker, never an error). Input is
 // validated here; the read paths live in features/reads.
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -8,8 +9,8 @@ import type { Clock } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import { verifyToken, type ConsistencyToken } from '../../lib/token.ts';
-import type { EntityTagsAnswer, PopularAnswer } from '../../features/reads/read-service.ts';
 import { badRequest } from './errors.ts';
+import type { EntityTagsAnswer, PopularAnswer } from './read-answers.ts';
 
 export const TOKEN_HEADER = 'x-consistency-token';
 export const SOURCE_HEADER = 'x-tagstream-source';
@@ -100,8 +101,11 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDeps): v
       metrics.readRequests.inc({ endpoint: 'entity-tags', source: 'shed' });
       return shed(reply, `overloaded: ${deps.maxInFlight} reads in progress`);
     }
-    metrics.readRequests.inc({ endpoint: 'entity-tags', source: answer.source });
+    const stale = answer.consistency === 'stale';
+    metrics.readRequests.inc({ endpoint: 'entity-tags', source: stale ? 'last-known-good' : answer.source });
     metrics.readSeconds.observe({ endpoint: 'entity-tags' }, (clock.now() - started) / 1000);
+    // No node of the entity's cluster answered: the cache's last-known entry, marked (issue 17).
+    if (stale) reply.header(FEATURES_LIMITED_HEADER, 'database-unavailable');
     return reply.header(SOURCE_HEADER, answer.source).send(answer);
   });
 

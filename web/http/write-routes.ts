@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { CommandLog } from '../../adapters/kafka/port.ts';
 import type { AppliedBus } from '../../actors/applied-bus.ts';
+import type { RowApplied } from '../../actors/applied-on-primary.ts';
+import type { Applied } from '../../actors/shard-writer/messages.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { validateCommand, type CommandLimits, type TagCommand } from '../../lib/command.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
@@ -20,6 +22,12 @@ export interface WriteRouteDeps {
   isDraining: () => boolean;
   /** The cluster an entity lives on when that cluster is held (issue 17), else null. */
   heldCluster?: (entity: string) => string | null;
+  /**
+   * Several daemons: false when this daemon does not consume `partition` (its applied bus never hears of the
+   * command); the write then also watches the primary's row (`rowApplied`).
+   */
+  consumes?: (partition: number) => boolean;
+  rowApplied?: (entity: string, tag: string, offset: string, timeoutMs: number, signal: AbortSignal) => Promise<RowApplied | null>;
 }
 
 /** Says which held cluster a write waits for (issue 17). */
@@ -82,13 +90,38 @@ export function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps):
       // A held cluster applies nothing until it drains: say so at once instead of waiting out the timeout.
       const heldOn = deps.heldCluster?.(entity) ?? null;
       if (heldOn) return withHeldHeader(reply, heldOn).code(202).send({ ...accepted, applied: false, held: heldOn, reason: `cluster ${heldOn} is held (it cannot take writes now): the command is durable in the log and is applied when the hold drains` });
-      const a = await deps.applied.wait(pos!.partition, pos!.offset, timeoutMs);
+      const a = await appliedAnywhere(deps, entity, tag, pos!.partition, pos!.offset, timeoutMs);
       if (!a) return reply.code(202).send({ ...accepted, applied: false, reason: `not applied within ${timeoutMs} ms; it is durable in the log and will be applied` });
-      return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token: signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret) });
+      const token = signToken({ shard: a.shard, lsn: a.commitLsn }, deps.tokenSecret);
+      // Seen on the primary's row by a daemon that does not consume the partition: whether the state changed is not known there.
+      if (!('changed' in a)) return reply.code(200).send({ ...accepted, status: 'applied', applied: true, shard: a.shard, token, confirmedBy: 'primary-row' });
+      return reply.code(200).send({ ...accepted, status: 'applied', applied: true, changed: a.changed, shard: a.shard, token });
     } finally {
       release();
     }
   };
   app.post<{ Params: Params; Querystring: Query; Body: Body | null }>('/v1/entities/:entity/tags/:tag', { schema: writeRouteSchema }, handler('attach') as never);
   app.delete<{ Params: Params; Querystring: Query; Body: Body | null }>('/v1/entities/:entity/tags/:tag', { schema: writeRouteSchema }, handler('detach') as never);
+}
+
+/**
+ * The applied bus of this daemon; when it does not consume the partition, also the primary's row — whichever
+ * says applied first (null when neither does within the timeout).
+ */
+async function appliedAnywhere(deps: WriteRouteDeps, entity: string, tag: string, partition: number, offset: string, timeoutMs: number): Promise<Applied | RowApplied | null> {
+  if (!deps.rowApplied || deps.consumes?.(partition) !== false) return deps.applied.wait(partition, offset, timeoutMs);
+  // Whichever answers first stops the other (no waiter or poll outlives the request).
+  const stop = new AbortController();
+  const local = deps.applied.wait(partition, offset, timeoutMs, stop.signal);
+  const remote = deps.rowApplied(entity, tag, offset, timeoutMs, stop.signal);
+  try {
+    return await new Promise<Applied | RowApplied | null>((resolve) => {
+      let pending = 2;
+      const settle = (a: Applied | RowApplied | null) => (a ? resolve(a) : --pending === 0 && resolve(null));
+      local.then(settle, () => settle(null));
+      remote.then(settle, () => settle(null));
+    });
+  } finally {
+    stop.abort();
+  }
 }

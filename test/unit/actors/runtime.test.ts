@@ -36,6 +36,24 @@ function counter(name: string, seen: number[], dropped: Msg[], opts: { maxRestar
 }
 
 describe('ActorSystem', () => {
+  it('two systems of one name in a process (two daemons, as the chaos tests run them) each keep their own messages', async () => {
+    const a = new ActorSystem({ clock: new SimulatedClock(0), logger: silentLogger(), name: 'tagstream' });
+    const b = new ActorSystem({ clock: new SimulatedClock(0), logger: silentLogger(), name: 'tagstream' });
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    const ha = a.spawn(counter('c', seenA, []));
+    const hb = b.spawn(counter('c', seenB, [])); // the same path in the other system
+    ha.tell({ type: 'add', n: 1 });
+    hb.tell({ type: 'add', n: 10 });
+    await vi.waitFor(() => expect(seenA.length + seenB.length).toBe(2));
+    expect(seenA).toEqual([1]);
+    expect(seenB).toEqual([10]);
+    b.shutdown(); // the other daemon stops: this one's actors keep taking messages
+    ha.tell({ type: 'add', n: 2 });
+    await vi.waitFor(() => expect(seenA).toEqual([1, 3]));
+    a.shutdown();
+  });
+
   it('restarts a crashed actor after its backoff, with its initial state, and reports the dropped message', async () => {
     const { clock, system, events } = setup();
     const seen: number[] = [];

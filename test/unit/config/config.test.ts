@@ -60,6 +60,21 @@ describe('loadConfig', () => {
     expect(problems).toMatch(/http\.adminToken/);
   });
 
+  it('http.advertisedUrl: unset by default, an absolute http(s) URL when set, anything else refused by name', () => {
+    expect(loadConfig({ env: {} }).http.advertisedUrl).toBeUndefined();
+    expect(loadConfig({ env: { TAGSTREAM_HTTP__ADVERTISED_URL: 'http://tagstream-2.zone-b.internal:8080' } }).http.advertisedUrl).toBe('http://tagstream-2.zone-b.internal:8080');
+    for (const bad of ['tagstream-2:8080', 'ftp://x/', '/relative']) {
+      let caught: unknown;
+      try {
+        loadConfig({ env: { TAGSTREAM_HTTP__ADVERTISED_URL: bad } });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).message).toContain('http.advertisedUrl');
+    }
+  });
+
   it('rejects an unknown profile', () => {
     expect(() => loadConfig({ env: { TAGSTREAM_PROFILE: 'staging' } })).toThrow(/profile: must be one of/);
   });

@@ -47,7 +47,7 @@ describe('strict configuration', () => {
 
   it('lists the valid keys when nothing is close', () => {
     const problems = problemsOf(() => loadConfig({ overrides: { http: { zzzzzzzzzz: 1 } } }));
-    expect(problems).toEqual(['http.zzzzzzzzzz: unknown key; valid keys here: host, port, adminToken, tokenSecret']);
+    expect(problems).toEqual(['http.zzzzzzzzzz: unknown key; valid keys here: host, port, adminToken, tokenSecret, advertisedUrl']);
   });
 
   it('reports unknown keys together with invalid values', () => {

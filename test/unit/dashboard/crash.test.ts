@@ -29,7 +29,7 @@ describe('crash recording during start-up', () => {
     let recorded: string | null = null;
     // Stands for a give-up during start-up: it happens after the context exists, before startDaemon resolves.
     const crashesWhileStarting: FeatureFactory = () => ({ name: 'crashes-while-starting', start: async () => void (recorded = writeCrashRecording(handed && { context: handed }, 'supervision gave up at /tagstream/ingest', new Error('boom'), () => undefined)) });
-    d = await startDaemon(config, { logger: silentLogger(), features: [dashboardFeature, crashesWhileStarting], onContext: (c) => void (handed = c) });
+    d = await startDaemon(config, { listen: false, logger: silentLogger(), features: [dashboardFeature, crashesWhileStarting], onContext: (c) => void (handed = c) });
     expect(handed).toBe(d.context);
     expect(recorded).not.toBeNull();
     expect(readdirSync(dir)).toEqual([path.basename(recorded!)]);

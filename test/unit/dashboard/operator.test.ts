@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../../config/index.ts';
 import type { DaemonContext, FaultAction, Feature } from '../../../features/feature.ts';
 import { createFlightRecorder } from '../../../features/dashboard/flight-recorder.ts';
 import { createOperator } from '../../../features/dashboard/operator.ts';
+import { FeatureRegistry } from '../../../features/registry.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
 import { ErrorCodes } from '../../../lib/errors.ts';
 import { silentLogger } from '../../../lib/logger.ts';
@@ -13,7 +14,9 @@ import { createMetrics } from '../../../lib/metrics.ts';
 function setup(config: Readonly<Config>, features: Feature[] = []) {
   const clock = new SimulatedClock(0);
   const faults = new Map<string, FaultAction>();
-  const ctx = { config, clock, logger: silentLogger(), metrics: createMetrics(), faults, features: new Map(features.map((f) => [f.name, f])), adapters: { stores: new Map([['pg0', {}]]) } } as unknown as DaemonContext;
+  const registry = new FeatureRegistry();
+  for (const f of features) registry.attach(f);
+  const ctx = { config, clock, logger: silentLogger(), metrics: createMetrics(), faults, features: registry, adapters: { stores: new Map([['pg0', {}]]) } } as unknown as DaemonContext;
   const recorder = createFlightRecorder({ capacity: 100, clock, state: () => null });
   const live: unknown[] = [];
   const operator = createOperator(ctx, { recorder, metrics: ctx.metrics, onRecord: (r) => live.push(r) });
@@ -25,7 +28,7 @@ const embedded = loadConfig({ env: {} });
 describe('operator actions', () => {
   it('forces a breaker through the feature that lists it, and records the action', async () => {
     const forced: string[] = [];
-    const reads: Feature = { name: 'reads', api: { breakers: { list: () => [{ name: 'cache-redis0', state: 'closed' }], force: (n: string, s: string) => void forced.push(`${n}=${s}`) } } };
+    const reads: Feature = { name: 'reads', controls: { breakers: { list: () => [{ name: 'cache-redis0', state: 'closed' }], force: (n: string, s: string) => void forced.push(`${n}=${s}`) } } };
     const { operator, recorder, live } = setup(embedded, [reads]);
     await expect(operator.forceBreaker('cache-redis0', 'open')).resolves.toEqual({ breaker: 'cache-redis0', state: 'open' });
     expect(forced).toEqual(['cache-redis0=open']);
@@ -38,16 +41,16 @@ describe('operator actions', () => {
 
   it('says which control is missing when no feature offers it: not supported here, which no retry changes', async () => {
     const { operator } = setup(embedded);
-    await expect(operator.forceBreaker('x', 'open')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('api.breakers') });
-    await expect(operator.replayDlq()).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('api.dlq') });
+    await expect(operator.forceBreaker('x', 'open')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('controls.breakers') });
+    await expect(operator.replayDlq()).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED, message: expect.stringContaining('controls.dlq') });
     await expect(operator.switchover('pg0')).rejects.toMatchObject({ code: ErrorCodes.NOT_SUPPORTED });
     await expect(operator.switchover('pg9')).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
   });
 
-  it('accepts a switchover offered as a function and a DLQ replay offered as an object', async () => {
+  it('carries out a switchover and a DLQ replay through the features that offer them', async () => {
     const calls: string[] = [];
-    const failover: Feature = { name: 'failover', api: { switchover: async (c: string) => void calls.push(`switchover ${c}`) } };
-    const indexing: Feature = { name: 'indexing', api: { dlq: { depth: async () => 4, replay: async (o: { limit?: number }) => (calls.push(`replay ${o.limit}`), { replayed: 4 }) } } };
+    const failover: Feature = { name: 'failover', controls: { switchover: { switchover: async (c: string) => void calls.push(`switchover ${c}`) } } };
+    const indexing: Feature = { name: 'indexing', controls: { dlq: { depth: async () => 4, replay: async (o: { limit?: number }) => (calls.push(`replay ${o.limit}`), { replayed: 4 }) } } };
     const { operator } = setup(embedded, [failover, indexing]);
     await expect(operator.switchover('pg0')).resolves.toEqual({ cluster: 'pg0', started: true });
     await expect(operator.replayDlq(10)).resolves.toEqual({ replayed: 4 });

@@ -12,7 +12,7 @@ const config = loadConfig({ env: {}, overrides: { http: { port: 0 }, shards: { c
 let d: Daemon;
 
 beforeAll(async () => {
-  d = await startDaemon(config, { logger: silentLogger(), features: [] });
+  d = await startDaemon(config, { listen: false, logger: silentLogger(), features: [] });
 }, 60_000);
 afterAll(async () => d?.stop());
 

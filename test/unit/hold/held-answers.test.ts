@@ -24,7 +24,7 @@ let d: Daemon;
 let pg1Down = false;
 
 beforeAll(async () => {
-  d = await startDaemon(config, { logger: silentLogger(), features: [readsFeature] });
+  d = await startDaemon(config, { listen: false, logger: silentLogger(), features: [readsFeature] });
   d.tree.hold.setWritableProbe((c) => (c === 'pg1' && pg1Down ? { ok: false, reason: 'failover machine: degraded' } : { ok: true }));
 }, 60_000);
 afterAll(async () => d?.stop());

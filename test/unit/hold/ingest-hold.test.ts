@@ -22,17 +22,20 @@ const batch = (from: number, n: number, seed: number): LogBatch => ({
   records: commandStream(n, seed, { entities: 50 }).map((m, i) => ({ topic: T, partition: 0, offset: String(from + i), key: m.key, value: m.value, headers: {}, timestamp: 0 })),
 });
 
-function harness(opts: { unwritable?: () => boolean } = {}) {
+function harness(opts: { unwritable?: () => boolean; stopped?: number[]; stuck?: string } = {}) {
   let eachBatch!: (b: LogBatch) => Promise<void>;
   const commits: string[] = [];
   const sub: Subscription = { pause: () => undefined, resume: () => undefined, paused: () => [], seek: () => undefined, commit: async (o) => void commits.push(...o.map((x) => x.offset)), stop: async () => undefined };
   const log = { subscribe: async (o: SubscribeOptions) => ((eachBatch = o.eachBatch), sub) } as unknown as CommandLog;
   const sent: WriteItem[] = [];
   // Cluster b's writers are stuck: tell refuses, send waits until its signal aborts.
+  const stuck = opts.stuck ?? 'b';
   const writer = (shard: number) =>
     ({
+      path: `/tagstream/shards/shard-${shard}`,
+      info: () => ({ status: opts.stopped?.includes(shard) ? 'stopped' : 'running' }),
       tell: (m: ShardWriterMsg) => {
-        if (clusterOf(shard) === 'b' || m.type !== 'shard.write') return false;
+        if (clusterOf(shard) === stuck || opts.stopped?.includes(shard) || m.type !== 'shard.write') return false;
         sent.push(...m.items);
         return true;
       },
@@ -105,5 +108,20 @@ describe('ingest: hold, do not block', () => {
     expect(took).toBeLessThanOrEqual(3_200);
     expect(h.held).toEqual(new Set(['b']));
     expect(h.produced.every((p) => /mailbox full/.test(p.reason))).toBe(true);
+  });
+
+  it('a writer its supervisor stopped for good holds its cluster: its commands go to the hold topic, no batch fails, the other cluster is sent', async () => {
+    const h = harness({ stopped: [1], stuck: 'none' }); // shard 1 (cluster b) is stopped; nothing is merely slow
+    await h.ingest.start();
+    const b = batch(0, 60, 11);
+    await h.deliver(b); // resolves: nothing thrown at the consumer
+    expect([...h.held]).toEqual(['b']);
+    expect(new Set(h.produced.map((p) => p.reason))).toEqual(new Set(['shard 1: writer stopped by its supervisor']));
+    // Every command of cluster b is on its hold topic (those already told to shard 3 too: held is done, and a
+    // command applied twice is applied idempotently); every command of cluster a went to its writers.
+    const ofB = b.records.filter((r) => clusterOf(shardOf(JSON.parse(r.value!).entity, SHARDS)) === 'b').map((r) => r.offset);
+    expect(h.produced.flatMap((p) => p.sources.map((x) => x.offset)).sort()).toEqual([...ofB].sort());
+    const ofA = b.records.map((r) => r.offset).filter((o) => !ofB.includes(o));
+    expect(h.sent.map((i) => i.command.offset).filter((o) => ofA.includes(o)).sort()).toEqual([...ofA].sort());
   });
 });

@@ -7,12 +7,13 @@ import { startDaemon, type Daemon } from '../../../daemon.ts';
 import { indexingFeature } from '../../../features/indexing/index.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { FEATURES_LIMITED_HEADER } from '../../../web/http/read-routes.ts';
+import { indexingKey } from '../../../features/keys.ts';
 
 const config = loadConfig({ env: {}, overrides: { http: { port: 0 }, shards: { count: 4 }, kafka: { partitions: 2 }, elasticsearch: { refreshIntervalMs: 50 }, breaker: { minimumCalls: 2, windowSize: 4, openMs: 60_000, openMaxMs: 60_000 } } });
 let d: Daemon;
 
 beforeAll(async () => {
-  d = await startDaemon(config, { logger: silentLogger(), features: [indexingFeature] });
+  d = await startDaemon(config, { listen: false, logger: silentLogger(), features: [indexingFeature] });
 }, 60_000);
 afterAll(async () => d?.stop());
 
@@ -38,7 +39,7 @@ describe('GET /v1/search while the index is down', () => {
     expect(unknown.json()).toMatchObject({ featuresLimited: true, hits: [] });
 
     index.setAvailable(true);
-    const breakers = (d.context.features.get('indexing')!.api as { breakers: { force(n: string, s: string): void } }).breakers;
+    const breakers = d.context.features.api(indexingKey)!.breakers;
     breakers.force('search-reads', 'auto');
     const back = await d.app.inject({ method: 'GET', url: '/v1/search?tag=Critical' });
     expect(back.statusCode).toBe(200);

@@ -1,6 +1,7 @@
 // The sink's write step on simulated time: item-level retries with backoff, poison straight out, a 429 retried
 // (not dead-lettered), whole-request failures held for the breaker, bisection of a whole-request poison answer.
 import { describe, expect, it } from 'vitest';
+import { toSearchError } from '../../../adapters/search/errors.ts';
 import { ItemError, type ItemResult, type SinkTarget } from '../../../actors/sink/target.ts';
 import { writeWithRetry, type WriteDeps } from '../../../actors/sink/write-with-retry.ts';
 import { loadConfig } from '../../../config/index.ts';
@@ -40,7 +41,8 @@ function deps(t: ReturnType<typeof target>, breakerCfg = config.breaker): WriteD
 const ok: ItemResult = { status: 'ok' };
 const tooMany = (): ItemResult => ({ status: 'error', error: new ItemError(429, 'es_rejected_execution_exception', 'rejected execution of coordinating operation') });
 const badDoc = (): ItemResult => ({ status: 'error', error: new ItemError(400, 'document_parsing_exception', 'failed to parse field [entity.num]') });
-const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9200'), { name: 'ConnectionError' });
+// As the search index's boundary raises them (classified there).
+const refused = () => toSearchError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9200'), { name: 'ConnectionError' }));
 
 describe('writeWithRetry', () => {
   it('retries only the items that failed transiently (a 429 is retried, not dead-lettered), with exponential backoff', async () => {
@@ -89,7 +91,7 @@ describe('writeWithRetry', () => {
   });
 
   it('bisects a request refused as a whole (e.g. 413) down to the item that causes it', async () => {
-    const tooLarge = Object.assign(new Error('request entity too large'), { name: 'ResponseError', meta: { statusCode: 413 } });
+    const tooLarge = toSearchError(Object.assign(new Error('request entity too large'), { name: 'ResponseError', meta: { statusCode: 413 } }));
     const t = target((p) => (p.includes('huge') ? tooLarge : p.map(() => ok)));
     const { outcomes } = await onSimulatedTime(writeWithRetry(['a', 'b', 'huge', 'd', 'e'].map((payload) => ({ payload })), deps(t)), t.clock);
     expect(outcomes.map((o) => o.kind)).toEqual(['written', 'written', 'failed', 'written', 'written']);

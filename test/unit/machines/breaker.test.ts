@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
+import { toSocketError } from '../../../adapters/socket-errors.ts';
 import type { BreakerConfig } from '../../../config/schema.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
 import { classify } from '../../../lib/classify.ts';
@@ -10,8 +12,9 @@ import { createInspectionBus, type MachineRecord } from '../../../machines/inspe
 
 const cfg: BreakerConfig = { windowType: 'count', windowSize: 10, minimumCalls: 5, failureRateThreshold: 0.5, slowCallRateThreshold: 0.8, slowCallMs: 100, openMs: 1_000, openMaxMs: 4_000, openMultiplier: 2, halfOpenProbes: 2 };
 
-const transient = () => Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
-const poison = () => Object.assign(new Error('duplicate key value'), { code: '23505' });
+// Errors as an adapter's boundary raises them (classified there).
+const transient = () => toSocketError(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
+const poison = () => toPgError(Object.assign(new Error('duplicate key value'), { code: '23505' }));
 
 function setup(over: Partial<BreakerConfig> = {}, opts: { halfOpenMaxMs?: number } = {}) {
   const clock = new SimulatedClock(10_000);

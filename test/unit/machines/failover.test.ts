@@ -6,6 +6,7 @@ import { createMachineActor } from '../../../machines/create-machine-actor.ts';
 import { electReplica } from '../../../machines/failover/election.ts';
 import { compareLsn, parseLsn } from '../../../machines/failover/lsn.ts';
 import { createFailoverMachine, type FailoverEmitted, type FailoverMachineConfig, type FailoverMode } from '../../../machines/failover/machine.ts';
+import { PrimaryAnswersError } from '../../../machines/failover/types.ts';
 import { probeToEvent } from '../../../machines/failover/probe-event.ts';
 import { Effects, flush } from './support/model.ts';
 
@@ -74,14 +75,21 @@ describe('failover: detection', () => {
     expect(emitted.map((e) => e.type)).toEqual(['failover.started']);
   });
 
-  it('a monitor that stops reporting while suspect does not leave the cluster suspect forever', () => {
-    const { actor, state, clock } = setup();
+  it('a monitor that stops reporting while suspect is no evidence: back to healthy, never a failover', () => {
+    // Probes are bounded, so no result at all means this daemon stalled (a starved machine), not the primary.
+    const { actor, state, clock, emitted, effects } = setup();
     actor.send({ type: 'PROBE.TIMEOUT' });
     clock.increment(3 * (500 + 1_000) - 1);
     expect(state()).toBe('suspect');
     clock.increment(1);
-    expect(state()).toBe('electing');
-    expect(actor.getSnapshot().context.current?.reason).toBe('silence');
+    expect(state()).toBe('healthy');
+    expect(emitted.map((e) => e.type)).toEqual(['failover.suspect', 'failover.unobserved']);
+    expect(actor.getSnapshot().context).toMatchObject({ misses: 0, suspectSince: null, current: null });
+    expect(effects.pending.size).toBe(0);
+    // The next misses count from zero again.
+    actor.send({ type: 'PROBE.TIMEOUT' });
+    actor.send({ type: 'PROBE.TIMEOUT' });
+    expect(state()).toBe('suspect');
   });
 
   it('probeToEvent: refused vs hung vs up', () => {
@@ -163,6 +171,18 @@ describe('failover: election, promotion, repointing, fencing', () => {
     expect(actor.getSnapshot().context.topology).toEqual({ primary: 'n2', replicas: ['n1'], fenced: ['n0'] });
   });
 
+  it('the old primary answering right before the promotion abandons the failover: no other candidate, topology kept', async () => {
+    const { state, actor, effects, settle, emitted } = setup();
+    actor.send({ type: 'PROBE.REFUSED' });
+    await flush();
+    await settle('collectLsns', { ok: true, value: [up('n1', '0/20'), up('n2', '0/10')] });
+    await settle('promoteReplica', { ok: false, error: new PrimaryAnswersError('n0') });
+    expect(state()).toBe('healthy');
+    expect(effects.pending.size).toBe(0);
+    expect(actor.getSnapshot().context).toMatchObject({ topology, current: null, candidate: null });
+    expect(emitted.at(-1)).toEqual({ type: 'failover.abandoned', cluster: 'pg0', primary: 'n0', candidate: 'n1' });
+  });
+
   it('a promotion that times out fences that candidate too (it may still come up as a primary)', async () => {
     const { state, actor, effects, clock } = setup();
     actor.send({ type: 'PROBE.REFUSED' });
@@ -200,6 +220,26 @@ describe('failover: election, promotion, repointing, fencing', () => {
     await settle('collectLsns', { ok: true, value: [up('n1', '0/1')] });
     expect(state()).toBe('promoting');
     expect(effects.pending.get('promoteReplica')?.input).toMatchObject({ node: 'n1' });
+  });
+
+  it('an election whose candidates all timed out (a starved machine) tries again after two probe intervals, one that found them refused after the full back-off', async () => {
+    const { state, actor, settle, clock } = setup();
+    actor.send({ type: 'PROBE.REFUSED' });
+    await flush();
+    await settle('collectLsns', { ok: true, value: [{ name: 'n1', up: false, error: 'timeout expired' }, { name: 'n2', up: false, error: 'Connection terminated due to connection timeout' }] });
+    expect(state()).toBe('degraded');
+    clock.increment(999);
+    expect(state()).toBe('degraded');
+    clock.increment(1);
+    await flush();
+    expect(state()).toBe('electing');
+    await settle('collectLsns', { ok: true, value: [{ name: 'n1', up: false, error: 'connect ECONNREFUSED 127.0.0.1:5433' }, { name: 'n2', up: false, error: 'timeout expired' }] });
+    expect(state()).toBe('degraded');
+    clock.increment(9_999);
+    expect(state()).toBe('degraded');
+    clock.increment(1);
+    await flush();
+    expect(state()).toBe('electing');
   });
 
   it('LSN collection that times out elects from the positions already known from probes', async () => {
@@ -358,7 +398,7 @@ describe('failover: restored from a snapshot', () => {
     clock.set(deadline - 1);
     expect(restored.getSnapshot().value).toBe('suspect');
     clock.set(deadline);
-    expect(restored.getSnapshot().value).toBe('electing');
+    expect(restored.getSnapshot().value).toBe('healthy');
   });
 
   it('a restored promoting machine re-requests the promotion and keeps its deadline', async () => {

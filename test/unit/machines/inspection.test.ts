@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
 import { createBreakerMachine } from '../../../machines/breaker/machine.ts';
 import { createMachineActor } from '../../../machines/create-machine-actor.ts';
@@ -71,11 +72,44 @@ describe('createMachineActor', () => {
   it('records stay JSON-safe when an event carries an error', async () => {
     const clock = new SimulatedClock(0);
     const bus = createInspectionBus();
-    const result = await runWithRetry(() => Promise.reject(Object.assign(new Error('dup'), { code: '23505' })), { clock, inspect: bus });
+    const result = await runWithRetry(() => Promise.reject(toPgError(Object.assign(new Error('dup'), { code: '23505' }))), { clock, inspect: bus });
     expect(result).toMatchObject({ ok: false, outcome: 'poison' });
     const failed = bus.recent().find((r) => r.event.type === 'xstate.error.actor.attempt')!;
-    expect(failed.event.error).toEqual({ name: 'Error', message: 'dup', code: '23505' });
+    expect(failed.event.error).toEqual({ name: 'BackendError', message: 'dup', code: '23505' });
     expect(JSON.parse(JSON.stringify(bus.recent()))).toHaveLength(bus.recent().length);
+  });
+
+  it('a restored open breaker half-opens at its original deadline; its re-armed timer stays quiet once the state was left and re-entered', () => {
+    const clock = new SimulatedClock(0);
+    const machine = createBreakerMachine(breakerCfg, { clock });
+    const trip = { type: 'WINDOW.TRIPPED', reason: 'failure-rate', failureRate: 1, slowCallRate: 0, calls: 10 } as const;
+    const first = createMachineActor(machine, { clock, id: 'b', input: { name: 'b' } });
+    first.send(trip);
+    const persisted = JSON.parse(JSON.stringify(first.getPersistedSnapshot()));
+    first.stop();
+
+    // Resumed as it was: open until 1 000, then half-open.
+    const resumed = createMachineActor(machine, { clock, id: 'b', snapshot: persisted });
+    clock.increment(999);
+    expect(resumed.getSnapshot().value).toBe('open');
+    clock.increment(1);
+    expect(resumed.getSnapshot().value).toBe('half-open');
+    resumed.stop();
+
+    // Resumed at 0 (due at 1 000), then at 500 closed and tripped again: open anew until 1 500. The re-armed
+    // timer of the restored state, due at 1 000, must not cut that short.
+    const clock2 = new SimulatedClock(0);
+    const again = createMachineActor(createBreakerMachine(breakerCfg, { clock: clock2 }), { clock: clock2, id: 'b', snapshot: persisted });
+    clock2.increment(500);
+    again.send({ type: 'FORCE.CLOSED' });
+    again.send(trip);
+    expect(again.getSnapshot().context.deadline).toBe(1_500);
+    clock2.increment(500);
+    expect(again.getSnapshot().value).toBe('open');
+    clock2.increment(499);
+    expect(again.getSnapshot().value).toBe('open');
+    clock2.increment(1);
+    expect(again.getSnapshot().value).toBe('half-open');
   });
 
   it('does not start the actor when asked not to', async () => {

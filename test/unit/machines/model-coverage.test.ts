@@ -2,8 +2,10 @@
 // real actors with simulated time, must exercise every state and every transition definition.
 import { __unsafe_getAllOwnEventDescriptors, type AnyEventObject } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
+import { toSocketError } from '../../../adapters/socket-errors.ts';
 import { createBreakerMachine, type BreakerMachine } from '../../../machines/breaker/machine.ts';
-import { candidatesOf, createFailoverMachine, type FailoverMachine, type FailoverMachineConfig, type FailoverMode } from '../../../machines/failover/machine.ts';
+import { candidatesOf, createFailoverMachine, PrimaryAnswersError, type FailoverMachine, type FailoverMachineConfig, type FailoverMode } from '../../../machines/failover/machine.ts';
 import { createRetryMachine, type RetryMachine } from '../../../machines/retry/machine.ts';
 import { TopologyChangedError } from '../../../lib/errors.ts';
 import type { SnapshotFrom } from 'xstate';
@@ -43,9 +45,10 @@ describe('breaker machine: model-based coverage', () => {
 
 describe('retry machine: model-based coverage', () => {
   const errors = {
-    retry: Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }),
+    // As an adapter's boundary raises them (classified there).
+    retry: toSocketError(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })),
     reroute: new TopologyChangedError('primary moved'),
-    poison: Object.assign(new Error('duplicate key'), { code: '23505' }),
+    poison: toPgError(Object.assign(new Error('duplicate key'), { code: '23505' })),
     fatal: new Error('something unknown'),
   };
   const samples = (type: string): AnyEventObject[] => {
@@ -97,6 +100,9 @@ describe('failover machine: model-based coverage', () => {
           { type, output: [] },
         ];
       }
+      case 'xstate.error.actor.promoteReplica':
+        // A failed pg_promote, and the old primary answering writable right before it (the failover is abandoned).
+        return [{ type, error: new Error('effect failed') }, { type, error: new PrimaryAnswersError(ctx.current?.oldPrimary ?? ctx.topology.primary) }];
       default:
         if (type.startsWith('xstate.error.actor.')) return [{ type, error: new Error('effect failed') }];
         return [{ type }];

@@ -2,6 +2,7 @@
 // windows against a naive reference model.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { toSocketError } from '../../../adapters/socket-errors.ts';
 import type { BreakerConfig } from '../../../config/schema.ts';
 import { backoffBounds, backoffDelay, type BackoffPolicy } from '../../../lib/backoff.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
@@ -80,7 +81,7 @@ describe('retry machine waits follow the backoff policy', () => {
         const clock = new SimulatedClock(0);
         let i = 0;
         const random = () => draws[i++ % draws.length]!;
-        const run = runWithRetry(() => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), { clock, policy: { ...p, retries }, random });
+        const run = runWithRetry(() => Promise.reject(toSocketError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))), { clock, policy: { ...p, retries }, random });
         for (let k = 0; k <= retries; k++) {
           await flush();
           clock.increment(p.maxMs);
@@ -187,7 +188,7 @@ describe('breaker window properties', () => {
         const b = createBreaker(cfg, { clock, name: 'p' });
         const firstTrip = outcomes.findIndex((_, i) => naiveCount(outcomes.slice(0, i + 1), wcfg) !== null);
         outcomes.forEach((o, i) => {
-          b.record({ ok: !o.failed, durationMs: o.slow ? 101 : 1, ...(o.failed ? { error: Object.assign(new Error('x'), { code: 'ECONNRESET' }) } : {}) });
+          b.record({ ok: !o.failed, durationMs: o.slow ? 101 : 1, ...(o.failed ? { error: toSocketError(Object.assign(new Error('x'), { code: 'ECONNRESET' })) } : {}) });
           expect(b.state()).toBe(firstTrip !== -1 && i >= firstTrip ? 'open' : 'closed');
         });
         b.stop();

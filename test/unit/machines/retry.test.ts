@@ -1,6 +1,8 @@
 import { getSimplePaths } from '@xstate/graph';
 import { __unsafe_getAllOwnEventDescriptors, type AnyEventObject } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
+import { toSocketError } from '../../../adapters/socket-errors.ts';
 import { backoffDelay } from '../../../lib/backoff.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
 import { TopologyChangedError } from '../../../lib/errors.ts';
@@ -11,7 +13,8 @@ import { runWithRetry, type RetryResult, type RunWithRetryOptions } from '../../
 import { Effects, flush } from './support/model.ts';
 
 const policy = { retries: 3, initialMs: 100, multiplier: 2, maxMs: 1_000, jitter: 0.2 };
-const transient = (msg = 'connection reset') => Object.assign(new Error(msg), { code: 'ECONNRESET' });
+// Errors as an adapter's boundary raises them (classified there).
+const transient = (msg = 'connection reset') => toSocketError(Object.assign(new Error(msg), { code: 'ECONNRESET' }));
 
 /**
  * Runs fn under runWithRetry on simulated time: whenever the machine waits, time jumps exactly to the deadline
@@ -54,7 +57,7 @@ describe('runWithRetry', () => {
     expect(result).toMatchObject({ ok: false, outcome: 'exhausted', attempts: 4 });
     if (result.ok) throw new Error('unreachable');
     expect(result.history).toHaveLength(4);
-    expect(result.history[0]).toEqual({ attempt: 1, at: 5_000, durationMs: 0, class: 'retry', source: 'node:ECONNRESET', code: 'ECONNRESET', name: 'Error', message: 'reset #1' });
+    expect(result.history[0]).toEqual({ attempt: 1, at: 5_000, durationMs: 0, class: 'retry', source: 'node:ECONNRESET', code: 'ECONNRESET', name: 'BackendError', message: 'reset #1' });
     expect(result.history.map((h) => h.message)).toEqual(['reset #1', 'reset #2', 'reset #3', 'reset #4']);
     expect((result.error as Error).message).toBe('reset #4');
     // Jitter draw 0: the low end of each delay.
@@ -68,7 +71,7 @@ describe('runWithRetry', () => {
     const result = await retry(
       () => {
         calls++;
-        throw Object.assign(new Error('value too long'), { code: '22001' });
+        throw toPgError(Object.assign(new Error('value too long'), { code: '22001' }));
       },
       { clock, policy },
     );
@@ -109,7 +112,7 @@ describe('runWithRetry', () => {
     let rebuilds = 0;
     const result = await retry(
       async ({ attempt }) => {
-        if (attempt === 1) throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+        if (attempt === 1) throw toPgError(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' }));
         return attempt;
       },
       {
@@ -196,7 +199,7 @@ describe('retry machine', () => {
 
   it('every simple path to a dead-letter state made at most retries + 1 attempts (getSimplePaths)', () => {
     const machine = createRetryMachine({ clock: new SimulatedClock(), random: () => 0.5 });
-    const errors = [transient(), new TopologyChangedError('moved'), Object.assign(new Error('bad'), { code: '23505' }), new Error('odd')];
+    const errors = [transient(), new TopologyChangedError('moved'), toPgError(Object.assign(new Error('bad'), { code: '23505' })), new Error('odd')];
     const events = (s: unknown): AnyEventObject[] =>
       (__unsafe_getAllOwnEventDescriptors(s as never) as string[]).flatMap((type) => (type === 'xstate.error.actor.attempt' ? errors.map((error) => ({ type, error })) : [{ type }]));
     const paths = getSimplePaths(machine, {

@@ -10,7 +10,7 @@ const config = loadConfig({ env: {}, overrides: { http: { port: 0 }, shards: { c
 let d: Daemon;
 
 beforeAll(async () => {
-  d = await startDaemon(config, { logger: silentLogger() }); // the default features, as `npm start` runs them
+  d = await startDaemon(config, { listen: false, logger: silentLogger() }); // the default features, as `npm start` runs them
 }, 90_000);
 afterAll(async () => d?.stop());
 

@@ -7,7 +7,7 @@ import { defaultLimits } from '../../../lib/command.ts';
 import { createMetrics } from '../../../lib/metrics.ts';
 import { createHttpServer } from '../../../web/http/server.ts';
 import { registerReadRoutes } from '../../../web/http/read-routes.ts';
-import type { EntityTagsAnswer, PopularAnswer } from '../../../features/reads/read-service.ts';
+import type { EntityTagsAnswer, PopularAnswer } from '../../../web/http/read-answers.ts';
 
 const shedPopular = (limit: number): PopularAnswer => ({ limit, tags: [], source: 'none', featuresLimited: true, reason: 'overloaded' });
 

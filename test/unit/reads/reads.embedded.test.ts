@@ -7,10 +7,10 @@ import { clusterOfShard } from '../../../actors/tree.ts';
 import { loadConfig } from '../../../config/index.ts';
 import { startDaemon, type Daemon } from '../../../daemon.ts';
 import { readsFeature } from '../../../features/reads/index.ts';
-import type { ReadBreakerControl } from '../../../features/reads/breaker-control.ts';
 import { shardOf } from '../../../lib/command.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { signToken } from '../../../lib/token.ts';
+import { readsKey } from '../../../features/keys.ts';
 
 const config = loadConfig({
   env: {},
@@ -26,18 +26,12 @@ const config = loadConfig({
 let d: Daemon;
 
 beforeAll(async () => {
-  d = await startDaemon(config, { logger: silentLogger(), features: [readsFeature] });
+  d = await startDaemon(config, { listen: false, logger: silentLogger(), features: [readsFeature] });
   await vi.waitFor(() => expect(caches().every((c) => c.usable)).toBe(true), { timeout: 10_000, interval: 10 });
 }, 60_000);
 afterAll(async () => d?.stop());
 
-interface CacheStatus {
-  name: string;
-  usable: boolean;
-  epoch: string | null;
-  advances: number;
-}
-const caches = () => (d.context.features.get('reads')!.status!() as { caches: CacheStatus[] }).caches;
+const caches = () => d.context.features.api(readsKey)!.caches();
 const storeOf = (entity: string) => d.stores.get(clusterOfShard(config, shardOf(entity, config.shards.count))) as PgliteShardStore;
 
 async function write(entity: string, tag: string, op: 'POST' | 'DELETE' = 'POST'): Promise<string> {
@@ -188,7 +182,7 @@ describe('reads (embedded)', () => {
   });
 
   it('offers its breakers to the operator: list, force open (reads bypass the cache), back to auto', async () => {
-    const control = (d.context.features.get('reads')!.api as { breakers: ReadBreakerControl }).breakers;
+    const control = d.context.features.api(readsKey)!.breakers;
     const names = control.list().map((b) => b.name);
     expect(names).toEqual(['cache-redis0', 'cache-redis1', 'pg0-reads', 'pg1-reads']);
     await write('op-1', 'x');
@@ -202,7 +196,7 @@ describe('reads (embedded)', () => {
   });
 
   it('a database breaker open sheds popular tags to last-known-good; entity reads on that cluster still answer', async () => {
-    const control = (d.context.features.get('reads')!.api as { breakers: ReadBreakerControl }).breakers;
+    const control = d.context.features.api(readsKey)!.breakers;
     await write('db-1', 'Shed');
     expect((await popular(40)).body.featuresLimited).toBe(false); // a long list is known good now
     control.force('pg0-reads', 'open');

@@ -72,3 +72,19 @@ describe('AppliedBus', () => {
     expect(bus.count).toBe(4);
   });
 });
+
+describe('AppliedBus.wait with a signal', () => {
+  it('an abort resolves null at once and drops the waiter; an application after it reaches nobody', async () => {
+    const clock = new SimulatedClock(0);
+    const bus = new AppliedBus(clock);
+    const stop = new AbortController();
+    const w = bus.wait(1, '7', 60_000, stop.signal);
+    expect(bus.waiting).toBe(1);
+    stop.abort();
+    await expect(w).resolves.toBeNull();
+    expect(bus.waiting).toBe(0);
+    expect(clock.pending()).toBe(0);
+    bus.applied(1, '7', { shard: 0, cluster: 'pg0', commitLsn: '0/1', changed: true });
+    await expect(bus.wait(1, '7', 10, AbortSignal.abort())).resolves.toBeNull();
+  });
+});

@@ -1,12 +1,14 @@
 // A writer backing off from a failed primary retries as soon as the cluster is rerouted, instead of sitting
 // out a back-off grown while the primary was down (the tail of the failover time, measured by bench/failover).
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
 import type { AssocWrite, ShardStore } from '../../../adapters/pg/port.ts';
 import { applyWithRetry } from '../../../actors/shard-writer/apply.ts';
 import { SimulatedClock } from '../../../lib/clock.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 
-const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+// As the shard store's boundary raises it (classified there).
+const refused = () => toPgError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
 const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
 };

@@ -1,6 +1,7 @@
 // Group commit: the batches of one cluster's shard writers share transactions, without mixing up their
 // results, their order per shard, or the blame for a bad command.
 import { describe, expect, it } from 'vitest';
+import { toPgError } from '../../../adapters/pg/errors.ts';
 import type { ApplyResult, AssocWrite } from '../../../adapters/pg/port.ts';
 import { GroupCommitter, share } from '../../../actors/shard-writer/group-commit.ts';
 
@@ -103,7 +104,7 @@ describe('GroupCommitter', () => {
   });
 
   it('when a group fails as poison, applies each batch alone so only the bad one gets the error', async () => {
-    const poison = Object.assign(new Error('invalid input syntax'), { code: '22P02' });
+    const poison = toPgError(Object.assign(new Error('invalid input syntax'), { code: '22P02' }));
     const { inner, calls } = manualStore({ failWhen: (ws) => (ws.some((x) => x.tag === 'bad') ? poison : undefined) });
     const gc = new GroupCommitter(inner, { maxRows: 100, maxInFlight: 1 });
     const first = gc.applyBatch([w(0, 1)]);
@@ -122,7 +123,7 @@ describe('GroupCommitter', () => {
   });
 
   it('when a group fails for any other reason (the primary is down), every member gets that error to retry', async () => {
-    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const down = toPgError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     let fail = false;
     const { inner, calls } = manualStore({ failWhen: () => (fail ? down : undefined) });
     const gc = new GroupCommitter(inner, { maxRows: 100, maxInFlight: 1 });

@@ -4,6 +4,7 @@ import kafkajs from 'kafkajs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pinoLogCreator, toLogRecord } from '../../../../adapters/kafka/kafka-client.ts';
+import { toKafkaError } from '../../../../adapters/kafka/errors.ts';
 import { classify } from '../../../../lib/classify.ts';
 import { createLogger } from '../../../../lib/logger.ts';
 
@@ -56,18 +57,18 @@ describe('toLogRecord', () => {
   });
 });
 
-describe('classify on kafkajs errors', () => {
+describe('kafkajs errors classify at the command log boundary', () => {
   it('retries connection trouble and exhausted retries, reroutes leadership changes, fails on the rest', () => {
     const conn = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:1');
-    expect(classify(conn).class).toBe('retry');
-    expect(classify(new KafkaJSNumberOfRetriesExceeded(conn, { retryCount: 5, retryTime: 1_000 })).class).toBe('retry');
+    expect(classify(toKafkaError(conn)).class).toBe('retry');
+    expect(classify(toKafkaError(new KafkaJSNumberOfRetriesExceeded(conn, { retryCount: 5, retryTime: 1_000 }))).class).toBe('retry');
     // The shape kafkajs builds from protocol error code 6 (src/protocol/error.js).
     const notLeader = { type: 'NOT_LEADER_OR_FOLLOWER', code: 6, retriable: true, message: 'This server is not the leader for that topic-partition' };
-    expect(classify(new KafkaJSProtocolError(notLeader as unknown as string)).class).toBe('reroute');
-    expect(classify(new KafkaJSNonRetriableError('bad config')).class).toBe('fatal');
+    expect(classify(toKafkaError(new KafkaJSProtocolError(notLeader as unknown as string))).class).toBe('reroute');
+    expect(classify(toKafkaError(new KafkaJSNonRetriableError('bad config'))).class).toBe('fatal');
     // What a produce to a dead broker rejects with: an inner retrier gave up, the cause says why.
     const gaveUp = Object.assign(new KafkaJSNonRetriableError(conn.message), { cause: conn });
-    expect(classify(gaveUp)).toEqual({ class: 'retry', source: 'kafka:KafkaJSConnectionError' });
-    expect(classify(Object.assign(new KafkaJSNonRetriableError('x'), { cause: new TypeError('x') })).class).toBe('fatal');
+    expect(classify(toKafkaError(gaveUp))).toEqual({ class: 'retry', source: 'kafka:KafkaJSConnectionError' });
+    expect(classify(toKafkaError(Object.assign(new KafkaJSNonRetriableError('x'), { cause: new TypeError('x') }))).class).toBe('fatal');
   });
 });

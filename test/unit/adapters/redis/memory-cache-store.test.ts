@@ -120,11 +120,11 @@ describe('MemoryCacheStore semantics', () => {
   it('incr refuses values beyond a signed 64-bit integer', async () => {
     const { store } = setup();
     await store.set('big', '9223372036854775807', 60);
-    await expect(store.incr('big')).rejects.toMatchObject({ name: 'ReplyError' });
+    await expect(store.incr('big')).rejects.toMatchObject({ name: 'BackendError', source: 'redis:ERR', cause: expect.objectContaining({ name: 'ReplyError' }) });
     await store.set('neg', '-5', 60);
     expect(await store.incr('neg')).toBe(-4);
     await store.set('lead', '007', 60);
-    await expect(store.incr('lead')).rejects.toMatchObject({ name: 'ReplyError' });
+    await expect(store.incr('lead')).rejects.toMatchObject({ name: 'BackendError', source: 'redis:ERR', cause: expect.objectContaining({ name: 'ReplyError' }) });
   });
 });
 

@@ -39,7 +39,7 @@ describe('MemorySearchIndex', () => {
       expect(classify(err)).toEqual({ class: 'retry', source: 'es:ConnectionError' });
     }
     const scan = index.scan()[Symbol.asyncIterator]();
-    await expect(scan.next()).rejects.toMatchObject({ name: 'ConnectionError' });
+    await expect(scan.next()).rejects.toMatchObject({ name: 'BackendError', source: 'es:ConnectionError', cause: expect.objectContaining({ name: 'ConnectionError' }) });
     index.setAvailable(true);
     expect((await index.get('a'))?.version).toBe('1');
     expect(await index.get('b')).toBeNull();

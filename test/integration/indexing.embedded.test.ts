@@ -3,23 +3,24 @@
 // of burning retries, poison documents dead-lettered and re-driven after the fix, 429s retried, duplicates and
 // out-of-order replays that never resurrect a detached tag, replays that keep failing parked with an alert.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MemoryCommandLog } from '../../../adapters/kafka/memory-command-log.ts';
-import { MemorySearchIndex } from '../../../adapters/search/memory-search-index.ts';
-import type { BulkItem, BulkItemResult } from '../../../adapters/search/port.ts';
-import { H } from '../../../actors/dlq/dead-letter.ts';
-import { createSearchTarget } from '../../../actors/indexer/search-target.ts';
-import { Sink } from '../../../actors/sink/sink.ts';
-import { loadConfig } from '../../../config/index.ts';
-import { startDaemon, type Daemon } from '../../../daemon.ts';
-import { runDlq } from '../../../cli/dlq.ts';
-import { runReconcile } from '../../../cli/reconcile.ts';
-import { createIndexingFeature, type IndexingApi } from '../../../features/indexing/index.ts';
-import { systemClock } from '../../../lib/clock.ts';
-import { docId } from '../../../lib/command.ts';
-import { silentLogger } from '../../../lib/logger.ts';
-import { FaultySearchIndex } from '../../support/faulty-search-index.ts';
-import { caughtUp, expectedUsage, readTopic } from '../../support/indexing.ts';
-import { commandStream, expectedState } from '../../support/reference-model.ts';
+import { MemoryCommandLog } from '../../adapters/kafka/memory-command-log.ts';
+import { MemorySearchIndex } from '../../adapters/search/memory-search-index.ts';
+import type { BulkItem, BulkItemResult } from '../../adapters/search/port.ts';
+import { H } from '../../actors/dlq/dead-letter.ts';
+import { createSearchTarget } from '../../actors/indexer/search-target.ts';
+import { Sink } from '../../actors/sink/sink.ts';
+import { loadConfig } from '../../config/index.ts';
+import { startDaemon, type Daemon } from '../../daemon.ts';
+import { runDlq } from '../../cli/dlq.ts';
+import { runReconcile } from '../../cli/reconcile.ts';
+import { createIndexingFeature, type IndexingApi } from '../../features/indexing/index.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { docId } from '../../lib/command.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { FaultySearchIndex } from '../support/faulty-search-index.ts';
+import { caughtUp, expectedUsage, readTopic } from '../support/indexing.ts';
+import { commandStream, expectedState } from '../support/reference-model.ts';
+import { indexingKey } from '../../features/keys.ts';
 
 const config = loadConfig({
   env: {},
@@ -44,7 +45,7 @@ let api: IndexingApi;
 
 beforeAll(async () => {
   d = await startDaemon(config, { logger: silentLogger(), adapters: { log, search: index }, features: [createIndexingFeature({ batchWindowMs: 5, commitIntervalMs: 20, freshnessPollMs: 50 })] });
-  api = d.context.features.get('indexing')!.api as IndexingApi;
+  api = d.context.features.api(indexingKey)!;
 }, 60_000);
 afterAll(async () => d?.stop());
 
@@ -103,11 +104,15 @@ describe('indexing (embedded)', () => {
     try {
       await log.produce(topic, commandStream(800, 32, { entities: 100, prefix }));
       await vi.waitFor(() => expect(api.search.status()).toMatchObject({ paused: true, pauseReasons: ['breaker'] }), { timeout: 10_000, interval: 10 });
-      // While paused, (almost) no more bulk calls: only the breaker's probes, one each open period.
+      // While paused, no bulk call at all: the half-open probes ping the index (they do not write). Two probes
+      // fail and re-open the breaker (its trips count them) while we watch, and the bulk calls stay where they were.
       const atPause = index.bulkCalls;
-      await new Promise((r) => setTimeout(r, 500));
+      const tripsAtPause = api.search.status().breaker.trips;
+      await vi.waitFor(() => expect(api.search.status().breaker.trips).toBeGreaterThanOrEqual(tripsAtPause + 2), { timeout: 10_000, interval: 10 });
+      expect(api.search.status().paused).toBe(true);
       expect(index.bulkCalls - atPause).toBe(0);
-      expect(index.bulkCalls - retriesBefore).toBeLessThan(40);
+      // Before the pause: at most the breaker's window of calls, each with its bounded retries (4 attempts).
+      expect(index.bulkCalls - retriesBefore).toBeLessThanOrEqual(config.breaker.windowSize * (config.retry.retries + 1));
       expect(await caughtUp(log, indexer, topic)).toBe(false);
     } finally {
       memory.setAvailable(true);
