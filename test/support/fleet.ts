@@ -16,7 +16,7 @@ import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
 import { compareWithModel } from './db-state.ts';
 import { uniqueName } from './local.ts';
-import { allSettled } from './settled.ts';
+import { unsettled } from './settled.ts';
 import { expectedState, type ModelRecord } from './reference-model.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -173,7 +173,7 @@ export async function converged(f: Fleet, prefix: string, via: DaemonProcess): P
   for (const [name, store] of stores) await store.setTopology(topology[name]!);
   try {
     const scope = { topic: f.topic, groupId: `${f.topic}-w`, clusters: f.config.postgres.clusters.map((c) => c.name) };
-    await vi.waitFor(async () => expect(await allSettled(log, scope), 'source offsets committed and hold topics drained').toBe(true), { timeout: 240_000, interval: 1_000 });
+    await vi.waitFor(async () => expect(await unsettled(log, scope), 'source offsets committed and hold topics drained').toEqual([]), { timeout: 240_000, interval: 1_000 });
     await vi.waitFor(
       async () => {
         const records: ModelRecord[] = [];

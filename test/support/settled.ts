@@ -11,21 +11,27 @@ export interface SettledScope {
   clusters: Iterable<string>;
 }
 
-async function committedToEnd(log: CommandLog, group: string, topic: string, missingTopicIsEmpty: boolean): Promise<boolean> {
+/** The partitions of `topic` whose committed offset for `group` is not its end, as "topic[p] committed/end". */
+async function behind(log: CommandLog, group: string, topic: string, missingTopicIsEmpty: boolean): Promise<string[]> {
   let ends: Map<number, string>;
   try {
     ends = await log.endOffsets(topic);
   } catch (err) {
-    if (missingTopicIsEmpty) return true; // no hold topic: nothing was ever held
+    if (missingTopicIsEmpty) return []; // no hold topic: nothing was ever held
     throw err;
   }
   const committed = await log.committed(group, topic);
-  return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
+  return [...ends].filter(([p, end]) => end !== '0' && committed.get(p) !== end).map(([p, end]) => `${topic}[${p}] ${committed.get(p) ?? 'none'}/${end}`);
+}
+
+/** What is not yet done: each source or hold partition not committed to its end (empty when all is settled). */
+export async function unsettled(log: CommandLog, s: SettledScope): Promise<string[]> {
+  const out = await behind(log, s.groupId, s.topic, false);
+  for (const c of s.clusters) out.push(...(await behind(log, holdGroupId(s.groupId, c), holdTopicName(s.topic, c), true)));
+  return out;
 }
 
 /** True when the source topic is committed to its end and every hold topic has been re-fed to its end. */
 export async function allSettled(log: CommandLog, s: SettledScope): Promise<boolean> {
-  if (!(await committedToEnd(log, s.groupId, s.topic, false))) return false;
-  for (const c of s.clusters) if (!(await committedToEnd(log, holdGroupId(s.groupId, c), holdTopicName(s.topic, c), true))) return false;
-  return true;
+  return (await unsettled(log, s)).length === 0;
 }
