@@ -69,6 +69,43 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** How deep a chain of causes is followed when an error is described. */
+const MAX_CAUSES = 8;
+
+function causeChain(err: unknown): Array<{ message: string; stack: string }> {
+  const chain: Array<{ message: string; stack: string }> = [];
+  const seen = new Set<unknown>();
+  for (let e = err; e && typeof e === 'object' && !seen.has(e) && chain.length <= MAX_CAUSES; e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const { message, stack } = e as { message?: unknown; stack?: unknown };
+    if (typeof message !== 'string') break;
+    chain.push({ message, stack: typeof stack === 'string' ? stack : message });
+  }
+  return chain;
+}
+
+/**
+ * The message of `err` and of its causes, each said once: a cause whose words its wrapper already says is left
+ * out. A BackendError keeps its driver's message and has that driver error as cause, and kafkajs' non-retriable
+ * error repeats its cause's message, so joining every message (as pino's error serializer does) says each twice.
+ */
+export function messageWithCauses(err: unknown): string {
+  const chain = causeChain(err);
+  if (chain.length === 0) return errorMessage(err);
+  let text = chain[0]!.message;
+  for (const { message } of chain.slice(1)) if (message && !text.includes(message)) text = text ? `${text}: ${message}` : message;
+  return text;
+}
+
+/** The stack of `err` and of its causes, a cause whose stack is its wrapper's (a BackendError's) shown once. */
+export function stackWithCauses(err: unknown): string {
+  const chain = causeChain(err);
+  if (chain.length === 0) return errorMessage(err);
+  let text = chain[0]!.stack;
+  for (let i = 1; i < chain.length; i++) if (chain[i]!.stack !== chain[i - 1]!.stack) text += `\ncaused by: ${chain[i]!.stack}`;
+  return text;
+}
+
 /** What an adapter decided about a driver's error (lib/classify's Classification, restated to keep lib/errors free of imports). */
 export interface BackendVerdict {
   class: 'retry' | 'reroute' | 'poison' | 'fatal';

@@ -2,6 +2,7 @@
 // machines; on a terminal (or with format 'pretty') one readable line per record, same fields.
 import { Writable } from 'node:stream';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { messageWithCauses, stackWithCauses } from './errors.ts';
 
 export type { Logger };
 
@@ -20,12 +21,19 @@ export function createLogger(opts: LoggerSetup = {}): Logger {
     name: opts.name ?? 'tagstream',
     level: opts.level ?? 'info',
     redact: { paths: ['*.password', '*.secret', '*.adminToken', '*.tokenSecret', 'config.*.password'], censor: '***' },
+    serializers: { err: serializeError },
   };
   const destination = opts.destination ?? process.stdout;
   const tty = (destination as { isTTY?: boolean }).isTTY === true;
   const pretty = opts.format === 'pretty' || ((opts.format ?? 'auto') === 'auto' && tty);
   if (pretty) return pino(options, prettyStream(destination, { color: tty }));
   return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
+}
+
+/** pino's error serializer, each message and stack in the chain of causes said once (lib/errors messageWithCauses). */
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  return Object.assign(pino.stdSerializers.err(err), { message: messageWithCauses(err), stack: stackWithCauses(err) });
 }
 
 export function actorLogger(root: Logger, path: string): Logger {
