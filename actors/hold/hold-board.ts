@@ -24,9 +24,11 @@ export interface DrainControl {
   /** Held commands it has not read yet (its read position, not its committed one). */
   unread(ends: Map<number, string>, committed: Map<number, string>): number;
   start(): Promise<void>;
-  suspend(): void;
+  suspend(reason?: string): void;
   resume(): void;
   stop(): Promise<void>;
+  /** What it is doing (assigned and paused partitions, positions), shown under the cluster's hold status. */
+  status?(): unknown;
 }
 
 export interface HoldConfig {
@@ -229,7 +231,11 @@ export class HoldBoard {
     for (const [p, end] of ends) depth += Math.max(0, Number(BigInt(end) - BigInt(committed.get(p) ?? '0')));
     const now = this.deps.clock.now();
     s.depth = depth;
+    const before = s.writable;
     s.writable = this.writable(cluster);
+    if (s.held && (before.ok !== s.writable.ok || before.reason !== s.writable.reason)) {
+      this.deps.logger.info({ cluster, writable: s.writable.ok, reason: s.writable.reason, depth }, s.writable.ok ? 'held cluster writable again' : 'held cluster not writable');
+    }
     const drain = this.deps.drain(cluster);
     s.ageSeconds = this.ageOf(cluster, ends, committed, drain, s.since, now);
 
@@ -239,7 +245,7 @@ export class HoldBoard {
     if (this.deps.config.enabled && !s.held && backlog > this.deps.config.releaseBelow) this.hold(cluster, `hold topic not drained yet (${backlog} commands)`);
     if (!s.writable.ok) {
       this.hold(cluster, s.writable.reason ?? 'not writable');
-      if (drain.running) drain.suspend();
+      if (drain.running) drain.suspend(s.writable.reason);
     } else {
       if (depth > 0) {
         if (!drain.running) await drain.start();
@@ -303,8 +309,8 @@ export class HoldBoard {
       .finally(() => this.reading.delete(key));
   }
 
-  status(): Record<string, ClusterHold> {
-    return Object.fromEntries([...this.state].map(([c, s]) => [c, { ...s, writable: s.held || !s.writable.ok ? s.writable : this.writable(c) }]));
+  status(): Record<string, ClusterHold & { drain?: unknown }> {
+    return Object.fromEntries([...this.state].map(([c, s]) => [c, { ...s, writable: s.held || !s.writable.ok ? s.writable : this.writable(c), drain: this.deps.drain(c).status?.() }]));
   }
 
   async stop(): Promise<void> {

@@ -90,6 +90,7 @@ export class Refeeder {
         this.heldAts.clear();
         this.notHandedOver.clear();
         this.assigned = a.filter((x) => x.topic === this.deps.holdTopic).map((x) => x.partition);
+        this.deps.logger.info({ cluster: this.deps.cluster, partitions: this.assigned, suspended: this.suspended }, 're-feeder assigned hold partitions');
         if (this.suspended) this.sub?.pause(this.deps.holdTopic, this.assigned);
         else this.resumeStale();
       },
@@ -101,16 +102,32 @@ export class Refeeder {
   }
 
   /** The cluster cannot take writes: stop feeding it (what is already with the writers stays there). */
-  suspend(): void {
+  suspend(reason?: string): void {
     if (this.suspended) return;
     this.suspended = true;
     this.sub?.pause(this.deps.holdTopic, this.assigned);
+    this.deps.logger.info({ cluster: this.deps.cluster, reason, partitions: this.assigned }, 're-feeder suspended: the cluster cannot take writes');
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
     this.resumeStale();
+    this.deps.logger.info({ cluster: this.deps.cluster, partitions: this.assigned }, 're-feeder resumed');
+  }
+
+  /** What this daemon's re-feeder is doing (for /status: an operator asks why a hold does not drain). */
+  status(): RefeederStatus {
+    return {
+      running: this.running,
+      suspended: this.suspended,
+      assigned: [...this.assigned],
+      paused: this.sub ? this.sub.paused().filter((x) => x.topic === this.deps.holdTopic).map((x) => x.partition) : [],
+      readPositions: Object.fromEntries([...this.readPosition].map(([p, o]) => [p, o.toString()])),
+      committed: Object.fromEntries([...this.committed].map(([p, o]) => [p, o.toString()])),
+      inFlight: this.inFlight(),
+      refed: this.refed,
+    };
   }
 
   /**
@@ -371,6 +388,22 @@ export class Refeeder {
     this.generation++;
     await sub.stop();
   }
+}
+
+export interface RefeederStatus {
+  running: boolean;
+  suspended: boolean;
+  /** Hold partitions this daemon's re-feeder owns in its group. */
+  assigned: number[];
+  /** Of those, the ones paused (suspended, a brief pause, or busy writers). */
+  paused: number[];
+  /** Per partition, the next hold offset it will read; and the offset it last committed. */
+  readPositions: Record<string, string>;
+  committed: Record<string, string>;
+  /** Handed to the writers, not yet applied and replicated. */
+  inFlight: number;
+  /** Handed to the writers since start. */
+  refed: number;
 }
 
 interface RefeedContext {

@@ -173,7 +173,17 @@ export async function converged(f: Fleet, prefix: string, via: DaemonProcess): P
   for (const [name, store] of stores) await store.setTopology(topology[name]!);
   try {
     const scope = { topic: f.topic, groupId: `${f.topic}-w`, clusters: f.config.postgres.clusters.map((c) => c.name) };
-    await vi.waitFor(async () => expect(await unsettled(log, scope), 'source offsets committed and hold topics drained').toEqual([]), { timeout: 240_000, interval: 1_000 });
+    try {
+      await vi.waitFor(async () => expect(await unsettled(log, scope), 'source offsets committed and hold topics drained').toEqual([]), { timeout: 240_000, interval: 1_000 });
+    } catch (err) {
+      // What each daemon says about its holds and failover machines: why nothing drains.
+      for (const [i, d] of f.daemons.entries()) {
+        if (!d.running()) continue;
+        const s = await status(d).catch((e: unknown) => ({ error: String(e) }));
+        process.stdout.write(`fleet d${i} /status when not settled: ${JSON.stringify({ hold: s.hold, failover: Object.fromEntries(Object.entries(s.failover ?? {}).map(([c, m]) => [c, { state: (m as { state?: string }).state, topology: (m as { topology?: unknown }).topology }])) })}\n`);
+      }
+      throw err;
+    }
     await vi.waitFor(
       async () => {
         const records: ModelRecord[] = [];
