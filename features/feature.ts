@@ -49,7 +49,20 @@ export interface DaemonContext {
   leader?: Leader;
 }
 
-export interface Feature {
+/**
+ * `T` when JSON.stringify writes it as it is — strings, numbers, booleans, null, arrays and objects of them, an
+ * optional field absent — otherwise a type `T` does not satisfy (functions, bigints, symbols, Maps, Sets, class
+ * instances with methods, `unknown` or `any` fields). Checked field by field, so interfaces qualify: a JSON type
+ * with an index signature would refuse every interface in the status trees.
+ */
+export type Json<T> = T extends string | number | boolean | null | undefined
+  ? T
+  : T extends bigint | symbol | ((...args: never[]) => unknown)
+    ? never
+    : { [K in keyof T]: unknown extends T[K] ? never : Json<T[K]> };
+
+/** A feature; `S` is its section of /status, its own type, which must be JSON as it is (`Json<S>`). */
+export interface Feature<S extends object = object> {
   name: string;
   /** After the tree started, before HTTP listens. */
   start?(): Promise<void>;
@@ -57,9 +70,10 @@ export interface Feature {
   stop?(): Promise<void>;
   /** Empty when ready; otherwise reasons. */
   notReady?(): string[];
-  status?(): unknown;
+  /** This feature's section of /status. */
+  status?(): S & Json<S>;
   /** What the operator surface (dashboard, CLI) may drive through this feature: breakers, DLQ replay, switchover. */
   controls?: FeatureControls;
 }
 
-export type FeatureFactory = (ctx: DaemonContext) => Feature | Promise<Feature>;
+export type FeatureFactory<S extends object = object> = (ctx: DaemonContext) => Feature<S> | Promise<Feature<S>>;

@@ -21,7 +21,14 @@ export interface DashboardApi {
   operator: Operator;
 }
 
-export const dashboardFeature: FeatureFactory = (ctx) => {
+/** The dashboard section of /status: live page clients, the flight recorder's fill, the faults injected now. */
+export interface DashboardStatus {
+  liveClients: number;
+  flightRecorder: { size: number; capacity: number };
+  faults: string[];
+}
+
+export const dashboardFeature: FeatureFactory<DashboardStatus> = (ctx) => {
   const { config, clock, metrics } = ctx;
   const definitions = machineDefinitions() as Record<string, ReturnType<typeof machineDefinitions>[keyof ReturnType<typeof machineDefinitions>]>;
   const finals = new Map(Object.entries(definitions).map(([k, d]) => [k, new Set(d.states.filter((s) => s.type === 'final').map((s) => s.path))]));

@@ -3,7 +3,7 @@
 // events, durations and topology in metrics and status; operator routes under /admin.
 import { createClusterControls } from '../../adapters/pg/index.ts';
 import type { Topology } from '../../adapters/pg/port.ts';
-import { ClusterMonitor } from '../../actors/failover/cluster-monitor.ts';
+import { ClusterMonitor, type ClusterMonitorStatus } from '../../actors/failover/cluster-monitor.ts';
 import { spawnMonitorActor } from '../../actors/failover/monitor-actor.ts';
 import { isolateChild, restartWithBackoff } from '../../actors/runtime/policy.ts';
 import { ErrorCodes, TagstreamError } from '../../lib/errors.ts';
@@ -25,7 +25,10 @@ export interface FailoverApi {
   reseed(cluster: string, node: string): Promise<ReseedResult>;
 }
 
-export async function failoverFeature(ctx: DaemonContext): Promise<Feature> {
+/** The failover section of /status: each monitored cluster's monitor, by cluster name. */
+export type FailoverStatus = Record<string, ClusterMonitorStatus>;
+
+export async function failoverFeature(ctx: DaemonContext): Promise<Feature<FailoverStatus>> {
   const { config, adapters, tree, metrics, logger } = ctx;
   const controls = createClusterControls(config, adapters.stores);
   const monitors = new Map<string, ClusterMonitor>();

@@ -22,7 +22,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createBreaker, type Breaker, type OperatorState } from '../../machines/index.ts';
 import type { DaemonContext, Feature, FeatureFactory } from '../feature.ts';
 import { indexingKey } from '../keys.ts';
-import { Freshness } from './freshness.ts';
+import { Freshness, type FreshnessSnapshot } from './freshness.ts';
 import { createIndexingMetrics } from './metrics.ts';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from './reconcile.ts';
 import { registerIndexingRoutes } from './routes.ts';
@@ -56,8 +56,13 @@ export interface IndexingApi {
   breakers: { list(): Array<{ name: string; state: string; guards: string; retryAt: number | null; trips: number; rejected: number }>; force(name: string, state: OperatorState | 'auto'): void };
 }
 
-export function createIndexingFeature(options: IndexingOptions = {}): FeatureFactory {
-  return (ctx: DaemonContext): Feature => {
+/** The indexing section of /status: each sink (search, analytics) with how fresh the index is behind the log. */
+export interface IndexingStatus {
+  sinks: Array<ReturnType<Sink<BulkItem>['status']> & { freshness: FreshnessSnapshot | null }>;
+}
+
+export function createIndexingFeature(options: IndexingOptions = {}): FeatureFactory<IndexingStatus> {
+  return (ctx: DaemonContext): Feature<IndexingStatus> => {
     const { config, clock, metrics, tree } = ctx;
     const logger = ctx.logger.child({ feature: 'indexing' });
     const { log, search: index, stores } = ctx.adapters;
@@ -267,4 +272,4 @@ function registerFaults(ctx: DaemonContext, usage: UsageStore): void {
   }
 }
 
-export const indexingFeature: FeatureFactory = createIndexingFeature();
+export const indexingFeature: FeatureFactory<IndexingStatus> = createIndexingFeature();

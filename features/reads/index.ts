@@ -26,7 +26,20 @@ export interface ReadsApi {
   caches(): Array<ReturnType<CacheShard['status']>>;
 }
 
-export const readsFeature: FeatureFactory = (ctx: DaemonContext): Feature => {
+/** The reads section of /status: the cache shards, each cluster's read guards and replay positions. */
+export interface ReadsStatus {
+  caches: Array<ReturnType<CacheShard['status']>>;
+  clusters: Array<{
+    cluster: string;
+    breaker: ReturnType<ClusterGuards['breaker']['state']>;
+    bulkheads: Array<ReturnType<ClusterGuards['critical']['stats']>>;
+    entityReads: { queries: number; reads: number };
+    positions: ReturnType<ReplayTracker['status']>;
+  }>;
+  lastKnownGood: number;
+}
+
+export const readsFeature: FeatureFactory<ReadsStatus> = (ctx: DaemonContext): Feature<ReadsStatus> => {
   const { config, clock, logger, metrics } = ctx;
   const log = logger.child({ feature: 'reads' });
   const trackers = new Map([...ctx.adapters.stores].map(([name, store]) => [name, new ReplayTracker(store, { clock, logger: log, intervalMs: config.reads.replayPollMs })]));
