@@ -12,10 +12,18 @@ import { steadyLoad } from '../support/ingest-load.ts';
 
 const logger = createLogger({ level: 'silent' });
 
-/** When each daemon had rerouted pg0's writers to the new primary, from its own log (the same line on every daemon). */
+/**
+ * When each daemon had rerouted pg0's writers to the new primary, from its own log (the same lines on every daemon):
+ * its first rewind to the committed offsets at or after the topology that names a primary other than pg0-n0. The
+ * rewind usually says "cluster pg0 promoted"; one asked for while another rewind (a write that failed on the dead
+ * primary) was under way joins it, and that one says "write failed".
+ */
 const switchedAt = (file: string): number | null => {
-  const l = linesWith(file, 'rewound to committed offsets').filter((x) => x.includes('cluster pg0 promoted'))[0];
-  return l ? (JSON.parse(l) as { time: number }).time : null;
+  const at = (l: string) => (JSON.parse(l) as { time: number }).time;
+  const routed = linesWith(file, '"topology set"').find((l) => l.includes('"cluster":"pg0"') && !l.includes('"primary":"pg0-n0"'));
+  if (!routed) return null;
+  const rewound = linesWith(file, 'rewound to committed offsets').find((l) => at(l) >= at(routed));
+  return rewound ? at(rewound) : null;
 };
 
 afterEach(stopFleets, 60_000);
