@@ -24,9 +24,8 @@ export interface ShardStoreFactoryOptions {
 export async function createShardStores(config: Readonly<Config>, logger: Logger, opts: ShardStoreFactoryOptions = {}): Promise<Map<string, ShardStore>> {
   const stores = new Map<string, ShardStore>();
   for (const c of config.postgres.clusters) {
-    const log = logger.child({ cluster: c.name });
     if (config.profile === 'embedded') {
-      stores.set(c.name, await PgliteShardStore.create(c.name, c.nodes.map((n) => n.name), { logger: log, clock: opts.clock }));
+      stores.set(c.name, await PgliteShardStore.create(c.name, c.nodes.map((n) => n.name), { logger, clock: opts.clock }));
     } else {
       stores.set(
         c.name,
@@ -40,7 +39,7 @@ export async function createShardStores(config: Readonly<Config>, logger: Logger
           connectTimeoutMs: config.failover.probeTimeoutMs,
           probeTimeoutMs: config.failover.probeTimeoutMs,
           poolSize: config.postgres.poolSize,
-          logger: log,
+          logger, // the stores name their cluster in every line (a child binding printed it twice)
           clock: opts.clock,
         }),
       );
