@@ -3,13 +3,10 @@
 // a switchover to it right after the re-seed (as an operator, or the switchover chaos test, does) would be
 // refused with "no replica can take over" until the next round.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedClusterControl } from '../../../adapters/pg/embedded-cluster-control.ts';
-import { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
-import type { NodeProbe, Topology } from '../../../adapters/pg/port.ts';
-import { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
-import { systemClock } from '../../../lib/clock.ts';
-import { silentLogger } from '../../../lib/logger.ts';
-import { createInspectionBus } from '../../../machines/inspection.ts';
+import type { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
+import type { NodeProbe } from '../../../adapters/pg/port.ts';
+import type { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
+import { createTestMonitor, embeddedCluster } from '../../support/cluster-monitor.ts';
 
 const NODES = ['pgr-n0', 'pgr-n1', 'pgr-n2'];
 
@@ -22,7 +19,7 @@ describe('ClusterMonitor: a probe answer older than an adoption', () => {
   });
 
   it('does not mark the adopted node down: a switchover to it right away goes ahead', async () => {
-    store = await PgliteShardStore.create('pgr', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pgr', NODES);
     const s = store;
     const e = s.embedded;
     // A gate on the store's probes: while closed, a round's answer is computed, then held back.
@@ -37,17 +34,7 @@ describe('ClusterMonitor: a probe answer older than an adoption', () => {
       }
       return answer;
     };
-    monitor = new ClusterMonitor({
-      store: s,
-      control: new EmbeddedClusterControl(e),
-      clock: systemClock,
-      logger: silentLogger(),
-      inspection: createInspectionBus({ capacity: 0 }),
-      machine: { probeIntervalMs: 200, probeTimeoutMs: 500, suspectAfterMisses: 3 },
-      mode: 'builtin',
-      patroniUrls: [],
-      onPromoted: async (t: Topology) => s.setTopology(t),
-    });
+    monitor = createTestMonitor(s, { machine: { probeIntervalMs: 200, probeTimeoutMs: 500, suspectAfterMisses: 3 } });
     monitor.start();
     expect(await monitor.switchover({ target: 'pgr-n1' })).toEqual({ cluster: 'pgr', from: 'pgr-n0', to: 'pgr-n1' });
     expect(s.topology().fenced).toEqual(['pgr-n0']);

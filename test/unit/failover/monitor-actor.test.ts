@@ -2,10 +2,8 @@
 // restarted with backoff — readiness names the monitor meanwhile — and the restarted monitor still fails over a
 // killed primary; a retryable failure of a round is logged and the next round goes on, no crash.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedClusterControl } from '../../../adapters/pg/embedded-cluster-control.ts';
-import { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
-import type { Topology } from '../../../adapters/pg/port.ts';
-import { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
+import type { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
+import type { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
 import { spawnMonitorActor } from '../../../actors/failover/monitor-actor.ts';
 import { restartWithBackoff } from '../../../actors/runtime/policy.ts';
 import { actorsNotReady } from '../../../actors/runtime/readiness.ts';
@@ -13,7 +11,7 @@ import { ActorSystem } from '../../../actors/runtime/system.ts';
 import { systemClock } from '../../../lib/clock.ts';
 import { ErrorCodes, TagstreamError } from '../../../lib/errors.ts';
 import { silentLogger } from '../../../lib/logger.ts';
-import { createInspectionBus } from '../../../machines/inspection.ts';
+import { createTestMonitor, embeddedCluster } from '../../support/cluster-monitor.ts';
 
 const NODES = ['pgm-n0', 'pgm-n1', 'pgm-n2'];
 
@@ -28,7 +26,7 @@ describe('the cluster monitor actor', () => {
   });
 
   it('a round that crashes is restarted with backoff (not ready meanwhile); a retryable one is not; the restarted monitor fails over', async () => {
-    store = await PgliteShardStore.create('pgm', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pgm', NODES);
     const s = store;
     let fault: 'none' | 'defect' | 'timeout' = 'none';
     const probe = s.probe.bind(s);
@@ -41,17 +39,7 @@ describe('the cluster monitor actor', () => {
         return probe();
       },
     });
-    monitor = new ClusterMonitor({
-      store: s,
-      control: new EmbeddedClusterControl(s.embedded),
-      clock: systemClock,
-      logger: silentLogger(),
-      inspection: createInspectionBus({ capacity: 0 }),
-      machine: { probeIntervalMs: 20, probeTimeoutMs: 200, suspectAfterMisses: 2 },
-      mode: 'builtin',
-      patroniUrls: [],
-      onPromoted: async (t: Topology) => s.setTopology(t),
-    });
+    monitor = createTestMonitor(s, { machine: { probeIntervalMs: 20, probeTimeoutMs: 200, suspectAfterMisses: 2 } });
     system = new ActorSystem({ clock: systemClock, logger: silentLogger() });
     const root = system.spawn({ name: 'tagstream', kind: 'supervisor', init: () => null, receive: (x: null) => x });
     const actor = spawnMonitorActor(system, monitor, root, { policy: restartWithBackoff({ backoff: { initialMs: 300, multiplier: 2, maxMs: 1_000, jitter: 0 }, maxRestarts: 5, withinMs: 60_000 }), clock: systemClock });

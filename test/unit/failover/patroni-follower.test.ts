@@ -2,15 +2,13 @@
 // Patroni names (never promoting itself), fences the old one by sessions only, keeps replicas in step with the
 // members Patroni runs (readmitting a rewound old leader), and answers leader confirmations for offset commits.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedClusterControl } from '../../../adapters/pg/embedded-cluster-control.ts';
-import { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
+import type { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
 import type { Topology } from '../../../adapters/pg/port.ts';
-import { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
+import type { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
 import { replicasFromView } from '../../../actors/failover/patroni-follower.ts';
 import type { PatroniMember, PatroniView } from '../../../actors/failover/patroni.ts';
 import { systemClock } from '../../../lib/clock.ts';
-import { silentLogger } from '../../../lib/logger.ts';
-import { createInspectionBus } from '../../../machines/inspection.ts';
+import { createTestMonitor, embeddedCluster } from '../../support/cluster-monitor.ts';
 
 const NODES = ['pgp-n0', 'pgp-n1', 'pgp-n2'];
 const member = (name: string, role: string, timeline = 1, state = 'running'): PatroniMember => ({ name, role, state, timeline });
@@ -41,16 +39,11 @@ describe('ClusterMonitor in Patroni mode (embedded cluster, Patroni stand-in)', 
   });
 
   it('follows the leader, fences the old one by sessions only, readmits it when rewound, confirms leadership', async () => {
-    store = await PgliteShardStore.create('pgp', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pgp', NODES);
     const e = store.embedded;
     let current: PatroniView | null = view(member('pgp-n0', 'leader'), member('pgp-n1', 'replica'), member('pgp-n2', 'replica'));
     const promoted: Topology[] = [];
-    monitor = new ClusterMonitor({
-      store,
-      control: new EmbeddedClusterControl(e),
-      clock: systemClock,
-      logger: silentLogger(),
-      inspection: createInspectionBus({ capacity: 0 }),
+    monitor = createTestMonitor(store, {
       machine: { probeIntervalMs: 20, probeTimeoutMs: 200, suspectAfterMisses: 2 },
       mode: 'patroni',
       patroniUrls: ['http://patroni.invalid:8008'],

@@ -5,16 +5,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryCommandLog } from '../../../adapters/kafka/memory-command-log.ts';
 import { MemoryLeaderElection } from '../../../adapters/kafka/memory-leader-election.ts';
 import { EmbeddedClusterControl } from '../../../adapters/pg/embedded-cluster-control.ts';
-import { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
+import type { PgliteShardStore } from '../../../adapters/pg/pglite-shard-store.ts';
 import type { Topology } from '../../../adapters/pg/port.ts';
 import { parseEpochRow, recordParams, RECORD_EPOCH_SQL } from '../../../adapters/pg/topology-epoch.ts';
-import { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
+import type { ClusterMonitor } from '../../../actors/failover/cluster-monitor.ts';
 import { ControlLog } from '../../../actors/leader/control-log.ts';
 import { nextEpoch, startingEpoch } from '../../../actors/leader/epoch.ts';
 import { Leader } from '../../../actors/leader/leader.ts';
 import { systemClock } from '../../../lib/clock.ts';
 import { silentLogger } from '../../../lib/logger.ts';
-import { createInspectionBus } from '../../../machines/inspection.ts';
+import { createTestMonitor, embeddedCluster, recordSteps, reportUpstreams } from '../../support/cluster-monitor.ts';
 
 describe('epoch numbering', () => {
   it('starts from the higher of the control log and the primary, and the next decision is above everything seen', () => {
@@ -52,51 +52,22 @@ describe('a leading monitor and the epoch on the primary', () => {
     leader = new Leader({ election: new MemoryLeaderElection('ctl', { clock: systemClock, daemonId: 'me' }), control: new ControlLog(new MemoryCommandLog(), 'ctl', { clock: systemClock, groupId: 'ctl-me' }), clock: systemClock, logger: silentLogger(), url: () => null });
     await leader.start();
     await leader.join();
-    monitor = new ClusterMonitor({
-      store: s,
-      control,
-      clock: systemClock,
-      logger: silentLogger(),
-      inspection: createInspectionBus({ capacity: 0 }),
-      machine: { probeIntervalMs: 50, probeTimeoutMs: 200, suspectAfterMisses: 2 },
-      mode: 'builtin',
-      patroniUrls: [],
-      leader,
-      onPromoted,
-    });
+    monitor = createTestMonitor(s, { control, leader, onPromoted, machine: { probeIntervalMs: 50, probeTimeoutMs: 200, suspectAfterMisses: 2 } });
     monitor.start();
   }
 
   it('cascades a replica that still streams from the old primary (lost to this daemon only) from the candidate before promoting it, and records the promotion on it, numbered above the old primary\'s epoch', async () => {
-    store = await PgliteShardStore.create('pge', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pge', NODES);
     const s = store;
     const control = new EmbeddedClusterControl(s.embedded);
     // The order of the control plane's steps (a partition needs the others cascaded from the candidate first).
     const calls: string[] = [];
-    const repoint = control.repoint.bind(control);
-    const promoteNode = control.promote.bind(control);
-    const probeNode = s.probeNode.bind(s);
     // A one-sided partition, as the other replicas see it: they stream from pge-n0 until repointed — at an address
     // this daemon does not use for it (it reaches pge-n0 through another path), so it cannot name their upstream.
     // (The failover steps probe on the store's sessions.)
     const upstream = new Map<string, string>();
-    Object.assign(s, {
-      probeNode: async (n: string) => {
-        const p = await probeNode(n);
-        return p.up && p.role === 'replica' ? { ...p, receiver: { status: 'streaming', upstream: upstream.get(n) ?? null, timeline: p.timeline ?? 1 } } : p;
-      },
-    });
-    Object.assign(control, {
-      repoint: async (r: string, p: string) => {
-        calls.push(`repoint ${r}->${p}`);
-        upstream.set(r, p);
-        await repoint();
-      },
-      promote: async (n: string) => {
-        calls.push(`promote ${n}`);
-        await promoteNode(n);
-      },
-    });
+    reportUpstreams(s, upstream, null);
+    recordSteps(control, calls, { onRepoint: (r, p) => void upstream.set(r, p) });
     // A decision of an earlier deployment whose control topic is gone: only the primary remembers epoch 41.
     await control.recordEpoch('pge-n0', { cluster: 'pge', epoch: 41, daemonId: 'gone', term: 7, decision: 'promote', at: 1 });
     await lead(s, control);
@@ -119,19 +90,19 @@ describe('a leading monitor and the epoch on the primary', () => {
   }, 90_000); // PGlite's three nodes take 20 s to start on a loaded 2-core machine
 
   it('the old primary answering writable after the cascade abandons the failover: nothing promoted, the cascaded replica is pointed back at its upstream', async () => {
-    store = await PgliteShardStore.create('pge', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pge', NODES);
     const s = store;
     const control = new EmbeddedClusterControl(s.embedded);
     const calls: string[] = [];
-    const probeNode = s.probeNode.bind(s);
     const upstream = new Map<string, string>();
+    // The others stream from pge-n0 until repointed; pge-n0 itself answers (writable) once anything was repointed:
+    // it was only paused, and resumed while the leader cascaded.
+    reportUpstreams(s, upstream, 'pge-n0');
+    const probeNode = s.probeNode.bind(s);
     Object.assign(s, {
-      // The others stream from pge-n0 until repointed; pge-n0 itself answers (writable) once anything was repointed:
-      // it was only paused, and resumed while the leader cascaded.
       probeNode: async (n: string) => {
-        if (n === 'pge-n0') return calls.length > 0 ? { name: n, up: true, role: 'primary', readOnly: false } : { name: n, up: false, error: 'timeout exceeded when trying to connect' };
-        const p = await probeNode(n);
-        return p.up && p.role === 'replica' ? { ...p, receiver: { status: 'streaming', upstream: upstream.get(n) ?? 'pge-n0', timeline: p.timeline ?? 1 } } : p;
+        if (n !== 'pge-n0') return probeNode(n);
+        return calls.length > 0 ? { name: n, up: true, role: 'primary', readOnly: false } : { name: n, up: false, error: 'timeout exceeded when trying to connect' };
       },
     });
     Object.assign(control, {
@@ -150,22 +121,11 @@ describe('a leading monitor and the epoch on the primary', () => {
   }, 90_000);
 
   it('a dead old primary streams to nobody: nothing to cascade, the promotion comes first and the others are repointed after it', async () => {
-    store = await PgliteShardStore.create('pge', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pge', NODES);
     const s = store;
     const control = new EmbeddedClusterControl(s.embedded);
     const calls: string[] = [];
-    const repoint = control.repoint.bind(control);
-    const promoteNode = control.promote.bind(control);
-    Object.assign(control, {
-      repoint: async (r: string, p: string) => {
-        calls.push(`repoint ${r}->${p}`);
-        await repoint();
-      },
-      promote: async (n: string) => {
-        calls.push(`promote ${n}`);
-        await promoteNode(n);
-      },
-    });
+    recordSteps(control, calls);
     await lead(s, control);
     await vi.waitFor(() => expect(monitor!.status().leadership).toMatchObject({ acting: true }), { timeout: 5_000, interval: 10 });
     s.embedded.killNode('pge-n0');
@@ -176,17 +136,11 @@ describe('a leading monitor and the epoch on the primary', () => {
   }, 90_000);
 
   it('a promotion reroutes this daemon at once; its decision is published meanwhile, and the next step waits for it', async () => {
-    store = await PgliteShardStore.create('pge', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pge', NODES);
     const s = store;
     const control = new EmbeddedClusterControl(s.embedded);
     const calls: string[] = [];
-    const repoint = control.repoint.bind(control);
-    Object.assign(control, {
-      repoint: async (r: string, p: string) => {
-        calls.push(`repoint ${r}->${p}`);
-        await repoint();
-      },
-    });
+    recordSteps(control, calls, { promote: false });
     let rerouted: Topology | null = null;
     await lead(s, control, async (t) => {
       rerouted = t;
@@ -218,7 +172,7 @@ describe('a leading monitor and the epoch on the primary', () => {
   }, 90_000);
 
   it('a leader that lost its lease between the act and its publication (paused) publishes nothing it decided before', async () => {
-    store = await PgliteShardStore.create('pge', NODES, { logger: silentLogger() });
+    store = await embeddedCluster('pge', NODES);
     const s = store;
     const control = new EmbeddedClusterControl(s.embedded);
     let paused = false;
