@@ -79,6 +79,12 @@ export interface ClusterHold {
 
 /** A write path failing this long (no success between) makes the cluster unwritable: one retried deadlock does not. */
 const FAILING_FOR_MS = 1_000;
+/**
+ * An unwritable cluster is held: new commands go to its hold topic and its re-feeder is suspended, so nothing is
+ * applied to it unless a writer is still retrying. Once no failure came for this long, it is writable on trial
+ * (the re-feeder resumes): a success clears the mark, the next failure makes it unwritable again at once.
+ */
+export const WRITES_TRIAL_AFTER_MS = 5_000;
 const PROBE_CACHE_MS = 50;
 /** A hold partition's oldest record is read from the log at most this often (each read is a throwaway consumer). */
 const OLDEST_READ_EVERY_MS = 5_000;
@@ -87,7 +93,7 @@ export class HoldBoard {
   private readonly state = new Map<string, ClusterHold>();
   private readonly lastOk = new Map<string, number>();
   private readonly probed = new Map<string, { at: number; w: Writability }>();
-  private readonly failing = new Map<string, { since: number; error: string }>();
+  private readonly failing = new Map<string, { since: number; last: number; error: string }>();
   private writableProbe: (cluster: string) => Writability = () => ({ ok: true });
   private timer: TimerHandle | null = null;
   private stopped = false;
@@ -114,7 +120,14 @@ export class HoldBoard {
 
   /** A shard writer's apply failed (the write path's breaker signal) or worked again. */
   noteApplyFailed(cluster: string, err: unknown): void {
-    if (!this.failing.has(cluster)) this.failing.set(cluster, { since: this.deps.clock.now(), error: errorMessage(err) });
+    const now = this.deps.clock.now();
+    const f = this.failing.get(cluster);
+    if (!f) this.failing.set(cluster, { since: now, last: now, error: errorMessage(err) });
+    else {
+      f.last = now;
+      f.error = errorMessage(err);
+      this.probed.delete(cluster); // a failure during a trial ends it now, not after the probe cache
+    }
   }
 
   noteApplyOk(cluster: string): void {
@@ -131,7 +144,7 @@ export class HoldBoard {
   writable(cluster: string): Writability {
     const now = this.deps.clock.now();
     const f = this.failing.get(cluster);
-    if (f && now - f.since >= FAILING_FOR_MS) return { ok: false, reason: `writes failing: ${f.error}` };
+    if (f && now - f.since >= FAILING_FOR_MS && now - f.last < WRITES_TRIAL_AFTER_MS) return { ok: false, reason: `writes failing: ${f.error}` };
     // Asked for every batch: the probe's answer is kept for a moment.
     const cached = this.probed.get(cluster);
     if (cached && now - cached.at < PROBE_CACHE_MS) return cached.w;
