@@ -96,6 +96,8 @@ export class ClusterMonitor {
   private readonly diverged = new Set<string>();
   /** Fenced nodes whose read-only fence this monitor confirmed (builtin mode). */
   private readonly refenced = new Set<string>();
+  /** Replicas seen not streaming from the primary: checks since the last repoint, repoints made (checkReplicas). */
+  private readonly adrift = new Map<string, { seen: number; attempts: number }>();
   private rounds = 0;
   private readonly follower: PatroniFollower | null;
   /** Builtin mode with a leader: this daemon acts only while it leads. */
@@ -597,7 +599,39 @@ export class ClusterMonitor {
     if (this.gated && !this.deps.leader!.isLeader()) return; // a rebalance or a late heartbeat: act on nothing now
     if (epoch !== this.topologyEpoch) return; // began before the topology changed: the next round asks again
     actor.send(probeToEvent(actor.getSnapshot().context.topology.primary, probes));
-    if (++this.rounds % 4 === 0) await this.checkFenced(actor.getSnapshot().context.topology);
+    if (++this.rounds % 4 === 0) {
+      await this.checkFenced(actor.getSnapshot().context.topology);
+      await this.checkReplicas(probes, actor.getSnapshot().context.topology);
+    }
+  }
+
+  /**
+   * A healthy cluster's replicas stream from its primary: one that streams from nobody, or from another node we
+   * know, in two checks in a row (a failover's repoint that failed, a replica restarted with an old
+   * primary_conninfo) is repointed, and again after 2, 4, … 32 more checks while it still does not (a diverged one,
+   * which a repoint cannot help, is not asked every round). Without it a cluster can be left with no standby
+   * streaming from the primary: no write's replication is ever proven and none of its offsets commits (contract
+   * 3). The leader acts (built-in mode; Patroni repoints its own replicas).
+   */
+  private async checkReplicas(probes: NodeProbe[], topo: Topology): Promise<void> {
+    if (this.deps.mode !== 'builtin' || this.state() !== 'healthy') return;
+    for (const r of topo.replicas) {
+      const p = probes.find((x) => x.name === r);
+      // Streaming from an address no configured node has (a path this daemon does not use) is left alone.
+      if (!p?.up || p.role !== 'replica' || (p.receiver?.status === 'streaming' && (p.receiver.upstream === topo.primary || p.receiver.upstream === null))) {
+        this.adrift.delete(r);
+        continue;
+      }
+      const a = this.adrift.get(r) ?? { seen: 0, attempts: 0 };
+      this.adrift.set(r, a);
+      if (++a.seen < Math.min(32, 2 ** a.attempts) + 1) continue;
+      a.seen = 0;
+      a.attempts++;
+      this.deps.logger.warn({ replica: r, primary: topo.primary, receiver: p.receiver ?? null, attempt: a.attempts }, 'replica does not stream from the primary: repointing it');
+      await this.guard('repoint')
+        .then(() => this.deps.control.repoint(r, topo.primary))
+        .catch((err: unknown) => this.deps.logger.warn({ replica: r, primary: topo.primary, err: errorMessage(err) }, 'could not repoint the replica; the next checks try again'));
+    }
   }
 
   /**

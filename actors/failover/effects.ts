@@ -6,6 +6,7 @@
 import { fromPromise } from 'xstate';
 import type { ClusterControl, FenceMode, NodeProbe } from '../../adapters/pg/port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { compareLsn } from '../../machines/failover/lsn.ts';
 import { PrimaryAnswersError, type CollectLsnsInput, type FenceInput, type PromoteInput, type RepointInput } from '../../machines/failover/types.ts';
@@ -89,7 +90,16 @@ export function failoverEffects(d: EffectDeps) {
     }),
     promoteReplica: fromPromise<void, PromoteInput>(async ({ input }) => promoteOrFinish(d, input)),
     repointReplicas: fromPromise<void, RepointInput>(async ({ input }) => {
-      for (const r of input.replicas) await control.repoint(r, input.primary);
+      // Each replica in turn; one that fails is said and the others are still repointed (the monitor's replica
+      // check repoints it later, once the cluster is healthy).
+      const failed: string[] = [];
+      for (const r of input.replicas) {
+        await control.repoint(r, input.primary).catch((err: unknown) => {
+          failed.push(r);
+          d.logger.warn({ replica: r, primary: input.primary, err: errorMessage(err) }, 'could not repoint a replica at the new primary (checked again once healthy)');
+        });
+      }
+      if (failed.length > 0) throw new Error(`${input.cluster}: could not repoint ${failed.join(', ')} at ${input.primary}`);
     }),
     fenceNode: fromPromise<void, FenceInput>(async ({ input }) => control.fence(input.node, d.fenceMode)),
     unfenceNode: fromPromise<void, FenceInput>(async ({ input }) => {
