@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../lib/logger.ts';
 import type { Config } from '../../config/index.ts';
 import type { LogRecord } from './port.ts';
+import { fixIdleRequestQueueTimer } from './request-queue-fix.ts';
 
 const { Kafka, logLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -27,6 +28,7 @@ export interface KafkaClientOptions {
 export const defaultKafkaRetry: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, factor: 0.2, multiplier: 2 };
 
 export function createKafkaClient(opts: KafkaClientOptions, logger: Logger): KafkaClient {
+  fixIdleRequestQueueTimer(); // no 1 ms timer per idle broker connection (see request-queue-fix.ts)
   const config: KafkaConfig = {
     clientId: opts.clientId,
     brokers: [...opts.brokers],
