@@ -37,6 +37,8 @@ export interface LoadResult {
   all: number[];
   achievedRate: number;
   statuses: Map<number, number>;
+  /** Each answer's scheduled time (ms after the start), latency (ms) and endpoint: when the slow ones came. */
+  timeline: Array<{ at: number; ms: number; name: string }>;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -49,7 +51,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
-  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map() };
+  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map(), timeline: [] };
   const fail = (why: string) => {
     res.errors++;
     if (res.errorSamples.length < 10) res.errorSamples.push(why);
@@ -72,6 +74,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
         if (!l) res.latencies.set(target.name, (l = []));
         l.push(ms);
         res.all.push(ms);
+        res.timeline.push({ at: scheduled - start, ms, name: target.name });
       },
       (e: Error) => {
         inFlight--;

@@ -224,7 +224,25 @@ function mix(tokens: Map<string, string>, search: boolean): ((i: number) => Targ
 
 function summary(label: string, r: LoadResult): string {
   const per = [...r.latencies].map(([n, l]) => `${n} ${round(percentile(l, 50))}/${round(percentile(l, 99))}`).join(', ');
-  return `${label.padEnd(14)} ${String(Math.round(r.achievedRate)).padStart(6)}/s  p50 ${round(percentile(r.all, 50)).toFixed(2)} ms  p99 ${round(percentile(r.all, 99)).toFixed(2)} ms  max ${round(r.all.at(-1) ?? NaN, 1)} ms  errors ${r.errors}  [p50/p99 ms: ${per}]`;
+  return `${label.padEnd(14)} ${String(Math.round(r.achievedRate)).padStart(6)}/s  p50 ${round(percentile(r.all, 50)).toFixed(2)} ms  p99 ${round(percentile(r.all, 99)).toFixed(2)} ms  max ${round(r.all.at(-1) ?? NaN, 1)} ms  errors ${r.errors}  [p50/p99 ms: ${per}]\n${tail(r)}`;
+}
+
+/**
+ * Where the slowest 1 % came from: by endpoint, and by half-second of the phase (a periodic stall — a cache entry
+ * that expires, a timer's burst of work — shows as a few crowded buckets; the machine's noise spreads evenly).
+ */
+function tail(r: LoadResult): string {
+  const p99 = percentile(r.all, 99);
+  const slow = r.timeline.filter((t) => t.ms >= p99);
+  const byName = new Map<string, number>();
+  const byBucket = new Map<number, number>();
+  for (const t of slow) {
+    byName.set(t.name, (byName.get(t.name) ?? 0) + 1);
+    const b = Math.floor(t.at / 500);
+    byBucket.set(b, (byBucket.get(b) ?? 0) + 1);
+  }
+  const buckets = [...byBucket].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([b, n]) => `${(b / 2).toFixed(1)}s:${n}`);
+  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil(r.timeline.reduce((m, t) => Math.max(m, t.at), 0) / 500)})`;
 }
 
 async function main(): Promise<void> {
