@@ -2,12 +2,16 @@
 // local clusters, each a primary with 2 async replicas), beside raw COPY rows/s into the same primaries in the
 // same run. Phase 1 drains a backlog (sustained throughput, ≥ 60 s); phase 2 paces load to measure
 // produce→committed latency; phase 3 applies the same commands straight to PostgreSQL with the writers' own
-// statement (the ceiling no daemon here can pass). Last line: one JSON object.
-// Flags: --events N (default 5,000,000), --profile-drain FILE (a V8 CPU profile of the drain alone).
+// statement (the ceiling no daemon here can pass). The backlog is followed by an update-heavy part (half its
+// commands flip associations the first part made, half make new ones), timed apart in phases 1 and 3.
+// Last line: one JSON object.
+// Flags: --events N (default 5,000,000), --update-events N (default events ÷ 2; 0: none), --statement-only
+// (COPY and phase 3 alone: no Kafka, no daemon), --sequential (phase 3 without pipelining), --profile-drain FILE
+// (a V8 CPU profile of the drain alone).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg as osLoadavg } from 'node:os';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -16,20 +20,25 @@ import { KafkaCommandLog } from '../adapters/kafka/kafka-command-log.ts';
 import { createShardStores } from '../adapters/pg/index.ts';
 import type { AssocWrite } from '../adapters/pg/port.ts';
 import type { Queryable } from '../adapters/pg/queryable.ts';
-import { applyBatchSql } from '../adapters/pg/shard-sql.ts';
+import { applyBatchSql, type PipelinedQueryable } from '../adapters/pg/shard-sql.ts';
 import { clusterOfShard, createTree } from '../actors/tree.ts';
 import { loadConfig } from '../config/index.ts';
 import { systemClock } from '../lib/clock.ts';
 import { shardOf } from '../lib/command.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { ensureServices, resetCluster } from '../services/index.ts';
+import { servicesLayout } from '../services/layout.ts';
 import { Readable } from 'node:stream';
+import { postmasterPid, selfCpuUs, treeCpuUs } from './proc-cpu.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const argNum = (name: string, d: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : d;
 };
+
+/** --sequential: phase 3 sends a batch's statements one at a time (as before 2026-12-05), not in one flight. */
+const SEQUENTIAL = process.argv.includes('--sequential');
 
 const argStr = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,9 +84,11 @@ async function startProfiler(): Promise<() => Promise<object>> {
   };
 }
 
+const TAGS = ['Critical', 'bug', 'ui', 'backend', 'p1', 'p2', 'security', 'docs', 'perf', 'infra'];
+
 function commands(n: number, seed: number): Array<{ key: string; value: string }> {
   const out: Array<{ key: string; value: string }> = [];
-  const tags = ['Critical', 'bug', 'ui', 'backend', 'p1', 'p2', 'security', 'docs', 'perf', 'infra'];
+  const tags = TAGS;
   let s = seed;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -88,10 +99,52 @@ function commands(n: number, seed: number): Array<{ key: string; value: string }
   return out;
 }
 
+/**
+ * Commands [from, from + n) of the update-heavy part, generated in chunks of 20,000 like `commands`: the even
+ * ones flip an association of the first part (its chunk number from ÷ 20,000, the same entity and tag, the other
+ * op), the odd ones make a new one.
+ */
+function updateCommands(from: number, n: number, events: number): Array<{ key: string; value: string }> {
+  const chunks = Math.max(1, Math.ceil(events / 20_000));
+  const c = Math.floor(from / 20_000) % chunks;
+  const original = commands(Math.min(20_000, events - c * 20_000), c * 20_000 + 1);
+  const out: Array<{ key: string; value: string }> = [];
+  let s = from + 1;
+  for (let k = 0; k < n; k++) {
+    const o = original[k % original.length]!;
+    if (k % 2 === 0) {
+      const cmd = JSON.parse(o.value) as { op: string; entity: string; tag: string };
+      out.push({ key: o.key, value: JSON.stringify({ id: `u${from}-${k}`, op: cmd.op === 'attach' ? 'detach' : 'attach', entity: cmd.entity, tag: cmd.tag, actor: 'bench', at: Date.now() }) });
+    } else {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const entity = `u${from + 1}-${s % 200_000}`;
+      out.push({ key: entity, value: JSON.stringify({ id: `u${from}-${k}`, op: (s >>> 20) % 10 < 7 ? 'attach' : 'detach', entity, tag: TAGS[(s >>> 8) % TAGS.length], actor: 'bench', at: Date.now() }) });
+    }
+  }
+  return out;
+}
+
+/** `n` commands from index `from` of the backlog: the insert part (`events` commands), then the update part. */
+function backlog(from: number, n: number, events: number): Array<{ key: string; value: string }> {
+  return from < events ? commands(n, from + 1) : updateCommands(from - events, n, events);
+}
+
+/** CPU of our own PostgreSQL nodes (primaries and replicas, every process under each postmaster) and of this
+ *  process, in µs; pg is null where /proc or the data directories cannot tell. */
+type OwnCpu = { pg: number | null; self: number };
+function ownCpu(pids: number[]): OwnCpu {
+  return { pg: pids.length > 0 ? treeCpuUs(pids) : null, self: selfCpuUs() };
+}
+const perRow = (a: OwnCpu, b: OwnCpu, rows: number) => ({ pgUs: a.pg === null || b.pg === null ? null : (b.pg - a.pg) / rows, clientUs: (b.self - a.self) / rows });
+
+/** A phase's rows/s and CPU per row: the machine's (usPerRow), our PostgreSQL nodes' and this process's. */
+type Measured = { rate: number; usPerRow: number | null; pgUs: number | null; clientUs: number };
+
 /** Raw COPY into a scratch table shaped like tag_assoc (same columns, same primary key, logged so it is
  *  replicated), on every primary at once, for `seconds`: the physical limit of writing these rows. Returns
- *  rows/s and the machine's busy CPU per row over the copying (tables made and dropped outside it). */
-async function copyBaseline(ports: number[], seconds: number): Promise<{ rate: number; usPerRow: number | null }> {
+ *  rows/s and CPU per row over the copying (tables made and dropped outside it). */
+
+async function copyBaseline(ports: number[], seconds: number, pgPids: number[]): Promise<Measured> {
   const rowsPer = 50_000;
   // Unique (shard, entity, tag) per row across chunks: the table has the real table's primary key to maintain.
   const chunkAt = (k: number) => Array.from({ length: rowsPer }, (_, i) => `${i % 64}\tb-${k}-${i}\tt${i % 10}\tt\t0\t${i}\t2026-01-01\n`).join('');
@@ -105,6 +158,7 @@ async function copyBaseline(ports: number[], seconds: number): Promise<{ rate: n
     }),
   );
   const busy0 = machineBusyUs();
+  const cpu0 = ownCpu(pgPids);
   const t0 = Date.now();
   const until = t0 + seconds * 1000;
   const rows = await Promise.all(
@@ -120,26 +174,35 @@ async function copyBaseline(ports: number[], seconds: number): Promise<{ rate: n
   const secs = (Date.now() - t0) / 1000;
   const busy1 = machineBusyUs();
   const total = rows.reduce((a, b) => a + b, 0);
+  const cpu1 = await settledCpu(pgPids);
   for (const c of clients) {
     await c.query('DROP TABLE bench_copy');
     await c.end();
   }
-  return { rate: total / secs, usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / total };
+  return { rate: total / secs, usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / total, ...perRow(cpu0, cpu1, total) };
+}
+
+/** Our nodes' CPU once the replicas have replayed what the primaries wrote (1.5 s later: a replica catches up
+ *  within a second here), so the replay is counted in the phase that caused it. */
+async function settledCpu(pgPids: number[]): Promise<OwnCpu> {
+  await new Promise((r) => setTimeout(r, 1_500));
+  return ownCpu(pgPids);
 }
 
 /**
- * The PostgreSQL side alone: the backlog's commands through the writers' own statement (applyBatchSql), in
- * pre-built batches of 2,500 straight to each command's cluster, two transactions at a time per cluster (as
- * group commit runs them), into emptied tables: no Kafka, no actors, no offsets. No daemon on this machine can
- * apply these commands faster than this; the drain's rate over this one is the daemon's own cost.
+ * The PostgreSQL side alone: commands [from, from + n) of the backlog through the writers' own statement
+ * (applyBatchSql, on a pipelined session as PgShardStore's), in pre-built batches of 2,500 straight to each
+ * command's cluster, two transactions at a time per cluster (as group commit runs them): no Kafka, no actors,
+ * no offsets. Offsets are the commands' indexes, so the update part comes after the insert part. No daemon on
+ * this machine can apply these commands faster than this; the drain's rate over this one is the daemon's own cost.
  */
-async function applyCeiling(config: ReturnType<typeof loadConfig>, events: number): Promise<{ rate: number; usPerRow: number | null }> {
+async function applyCeiling(config: ReturnType<typeof loadConfig>, events: number, from: number, n: number, pgPids: number[]): Promise<Measured> {
   const clusters = config.postgres.clusters;
   // Built before the clock starts (about 1 GB for 5 M commands): only the statements are timed.
   const batches = new Map<string, AssocWrite[][]>(clusters.map((c) => [c.name, []]));
   const open = new Map<string, AssocWrite[]>(clusters.map((c) => [c.name, []]));
-  for (let i = 0; i < events; i += 20_000) {
-    commands(Math.min(20_000, events - i), i + 1).forEach((c, k) => {
+  for (let i = from; i < from + n; i += 20_000) {
+    backlog(i, Math.min(20_000, from + n - i), events).forEach((c, k) => {
       const cmd = JSON.parse(c.value) as { op: string; entity: string; tag: string; at: number };
       const shard = shardOf(cmd.entity, config.shards.count);
       const cluster = clusterOfShard(config, shard);
@@ -152,27 +215,33 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
     });
   }
   for (const [cluster, batch] of open) if (batch.length > 0) batches.get(cluster)!.push(batch);
-  for (const c of clusters) await emptyTables(c.nodes[0]!.port);
-  const t0 = Date.now();
-  const busy0 = machineBusyUs();
-  await Promise.all(
-    clusters.flatMap((c) => {
-      const queue = batches.get(c.name)!;
-      return [0, 1].map(async () => {
-        const client = new pg.Client({ host: '127.0.0.1', port: c.nodes[0]!.port, user: 'postgres', database: 'tagstream' });
+  if (from === 0) for (const c of clusters) await emptyTables(c.nodes[0]!.port);
+  const clients = await Promise.all(
+    clusters.flatMap((c) =>
+      [0, 1].map(async () => {
+        const client = new pg.Client({ host: '127.0.0.1', port: c.nodes[0]!.port, user: 'postgres', database: 'tagstream', pipeline: !SEQUENTIAL });
         client.on('error', () => undefined);
         await client.connect();
-        const q: Queryable = { query: async (text, params) => (await client.query(text, params)).rows as never };
-        try {
-          for (let b = queue.shift(); b; b = queue.shift()) await applyBatchSql(q, b);
-        } finally {
-          await client.end();
-        }
-      });
+        return { cluster: c.name, client };
+      }),
+    ),
+  );
+  const t0 = Date.now();
+  const busy0 = machineBusyUs();
+  const cpu0 = ownCpu(pgPids);
+  await Promise.all(
+    clients.map(async ({ cluster, client }) => {
+      const queue = batches.get(cluster)!;
+      const query: Queryable['query'] = async (text, params) => (await client.query(text, params)).rows as never;
+      const q: Queryable | PipelinedQueryable = SEQUENTIAL ? { query } : { pipelined: true, query };
+      for (let b = queue.shift(); b; b = queue.shift()) await applyBatchSql(q, b);
     }),
   );
+  const secs = (Date.now() - t0) / 1000;
   const busy1 = machineBusyUs();
-  return { rate: events / ((Date.now() - t0) / 1000), usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / events };
+  const cpu1 = await settledCpu(pgPids);
+  for (const { client } of clients) await client.end();
+  return { rate: n / secs, usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / n, ...perRow(cpu0, cpu1, n) };
 }
 
 const round1 = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
@@ -216,31 +285,100 @@ async function emptyTables(port: number): Promise<void> {
   }
 }
 
+const rate = (x: number) => Math.round(x).toLocaleString();
+const ratio3 = (a: number, b: number) => Number((a / b).toFixed(3));
+const cpuLine = (m: Measured) => `our PostgreSQL nodes ${us(m.pgUs)} + this process ${us(m.clientUs)} per row; machine ${us(m.usPerRow)}`;
+const cpuJson = (m: Measured) => ({ pg: round1(m.pgUs), client: round1(m.clientUs), machine: round1(m.usPerRow) });
+
 async function main(): Promise<void> {
   const events = argNum('events', 5_000_000); // ≥ 60 s of drain at ~65 k/s on the 2-core machine
+  const updates = argNum('update-events', Math.floor(events / 2));
+  const statementOnly = process.argv.includes('--statement-only');
   const base = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' } } });
-  say('ingest bench: starting services');
-  await ensureServices(base, { log: () => undefined });
+  say(`ingest bench: starting services (PostgreSQL${statementOnly ? '' : ', Kafka'}; base port ${base.services.basePort}, ${base.services.runDir})`);
+  await ensureServices(base, { only: statementOnly ? ['pg'] : ['pg', 'kafka'], log: () => undefined });
   for (let c = 0; c < base.postgres.clusters.length; c++) await resetCluster(base, c);
   const topic = `bench-ingest-${Date.now().toString(36)}`;
   const config = loadConfig({ overrides: { profile: 'local', log: { level: 'warn' }, shards: { count: 64 }, kafka: { topic, dlqTopic: `${topic}.dlq`, parkingTopic: `${topic}.parking`, groupId: `${topic}-w`, partitions: 16 }, writer: { batchSize: 2_000, batchWindowMs: 20 } } });
   const primaries = config.postgres.clusters.map((c) => c.nodes[0]!.port);
+  // Our own nodes' postmasters (after resetCluster: it may have restarted them).
+  const pgPids = servicesLayout(config.services).pg.flatMap((c) => c.nodes.map((n) => postmasterPid(n.dataDir))).filter((p): p is number => p !== null);
+  const load0 = loadavg();
 
   // A cold cluster (buffers not yet touched, files not yet extended) copies slower than a warm one: 223 k → 286 k
   // rows/s over four rounds in a row here. The best of three rounds is the limit the ratio is taken against.
   say('raw COPY baseline (3 rounds of 5 s, all primaries at once; the best counts)…');
-  const rounds: Array<{ rate: number; usPerRow: number | null }> = [];
-  for (let i = 0; i < 3; i++) rounds.push(await copyBaseline(primaries, 5));
+  const rounds: Measured[] = [];
+  for (let i = 0; i < 3; i++) rounds.push(await copyBaseline(primaries, 5, pgPids));
   const copy = rounds.reduce((best, r) => (r.rate > best.rate ? r : best));
   const copyRate = copy.rate;
-  say(`  raw COPY: ${Math.round(copyRate).toLocaleString()} rows/s (rounds: ${rounds.map((r) => Math.round(r.rate).toLocaleString()).join(', ')}); machine CPU per row ${us(copy.usPerRow)}`);
+  say(`  raw COPY: ${rate(copyRate)} rows/s (rounds: ${rounds.map((r) => rate(r.rate)).join(', ')}); CPU: ${cpuLine(copy)}`);
 
-  const logger = silentLogger();
-  const log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'bench-ingest', logger });
-  await log.ensureTopic(topic, config.kafka.partitions);
-  say(`producing a backlog of ${events.toLocaleString()} commands…`);
-  for (let i = 0; i < events; i += 20_000) await log.produce(topic, commands(Math.min(20_000, events - i), i + 1));
+  let drain: { insert: { s: number; rate: number; cpu: number | null }; update: { s: number; rate: number } | null; p50: number; p99: number; rssMb: number } | null = null;
+  let bare: { rate: number; usPerRow: number | null } | null = null;
+  let log: KafkaCommandLog | null = null;
+  if (!statementOnly) {
+    const logger = silentLogger();
+    log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'bench-ingest', logger });
+    await log.ensureTopic(topic, config.kafka.partitions);
+    say(`producing a backlog of ${events.toLocaleString()} commands, then ${updates.toLocaleString()} update-heavy ones…`);
+    for (let i = 0; i < events; i += 20_000) await log.produce(topic, backlog(i, Math.min(20_000, events - i), events));
+    for (let i = events; i < events + updates; i += 20_000) await log.produce(topic, backlog(i, Math.min(20_000, events + updates - i), events));
+    drain = await drainPhases(config, log, logger, primaries, events, updates);
+    say('phase 4: a bare consumer of the same topic (kafkajs through our subscription, records counted, nothing else)…');
+    bare = await bareConsumer(log, topic, events);
+    say(`  ${rate(bare.rate)} records/s; machine CPU per record ${us(bare.usPerRow)}`);
+  }
 
+  say("phase 3: the same commands straight to PostgreSQL (the writers' statement, no Kafka, no actors)…");
+  const stmt = await applyCeiling(config, events, 0, events, pgPids);
+  say(`  insert part: ${rate(stmt.rate)} commands/s, ${(stmt.rate / copyRate).toFixed(3)} of raw COPY; CPU: ${cpuLine(stmt)}`);
+  const upd = updates > 0 ? await applyCeiling(config, events, events, updates, pgPids) : null;
+  if (upd) say(`  update-heavy part: ${rate(upd.rate)} commands/s, ${(upd.rate / copyRate).toFixed(3)} of raw COPY; CPU: ${cpuLine(upd)}`);
+  if (drain) {
+    say(`  drain ÷ statement: insert part ${(drain.insert.rate / stmt.rate).toFixed(2)}${drain.update && upd ? `, update-heavy part ${(drain.update.rate / upd.rate).toFixed(2)}` : ''}`);
+  }
+  // Any daemon here must at least read each record and run the statement, on the same cores: with every core
+  // busy (never quite reached), cores ÷ (statement + consumer CPU per command) is its best rate.
+  const cores = availableParallelism();
+  const bound = stmt.usPerRow && bare?.usPerRow ? (cores * 1e6) / (stmt.usPerRow + bare.usPerRow) / copyRate : null;
+  if (bound !== null) say(`  CPU bound on the ratio: ${cores} cores ÷ (statement ${us(stmt.usPerRow)} + consumer ${us(bare!.usPerRow)} per command) = ${rate(bound * copyRate)}/s at most, ${bound.toFixed(3)} of raw COPY`);
+  await log?.close();
+  const load1 = loadavg();
+  say(`the statement alone ÷ raw COPY = ${(stmt.rate / copyRate).toFixed(3)} (update-heavy: ${upd ? (upd.rate / copyRate).toFixed(3) : 'n/a'})${drain ? `; drain ÷ raw COPY = ${(drain.insert.rate / copyRate).toFixed(3)}` : ''}; load ${load0.join(' ')} → ${load1.join(' ')}`);
+  say(
+    JSON.stringify({
+      bench: 'ingest', events, update_events: updates, statement_only: statementOnly, pipelined: !SEQUENTIAL,
+      copy_rows_per_s: Math.round(copyRate),
+      apply_ceiling_per_s: Math.round(stmt.rate), ceiling_ratio: ratio3(stmt.rate, copyRate),
+      update_ceiling_per_s: upd ? Math.round(upd.rate) : null, update_ceiling_ratio: upd ? ratio3(upd.rate, copyRate) : null,
+      ...(drain
+        ? {
+            drain_s: Number(drain.insert.s.toFixed(1)), sustained_60s: drain.insert.s >= 60, events_per_s: Math.round(drain.insert.rate), ratio: ratio3(drain.insert.rate, copyRate), drain_of_ceiling: ratio3(drain.insert.rate, stmt.rate),
+            update_drain_s: drain.update ? Number(drain.update.s.toFixed(1)) : null, update_events_per_s: drain.update ? Math.round(drain.update.rate) : null,
+            update_drain_of_ceiling: drain.update && upd ? ratio3(drain.update.rate, upd.rate) : null,
+            p50_ms: drain.p50, p99_ms: drain.p99, rss_mb: drain.rssMb, bare_consumer_per_s: bare ? Math.round(bare.rate) : null,
+          }
+        : {}),
+      cpu_us: { copy_row: cpuJson(copy), statement: cpuJson(stmt), update_statement: upd ? cpuJson(upd) : null, event: round1(drain?.insert.cpu ?? null), consumer: round1(bare?.usPerRow ?? null) },
+      cpu_bound_ratio: bound === null ? null : Number(bound.toFixed(3)),
+      load: [load0, load1],
+    }),
+  );
+  process.exit(0);
+}
+
+/** 1, 5 and 15-minute load averages, one decimal. */
+function loadavg(): number[] {
+  return osLoadavg().map((x) => Number(x.toFixed(1)));
+}
+
+/**
+ * Phases 1 and 2 through a daemon's tree: drain the pre-produced backlog (the insert part timed to its last
+ * command's commit, then the update-heavy part), then paced load for produce→committed latency.
+ */
+async function drainPhases(config: ReturnType<typeof loadConfig>, log: KafkaCommandLog, logger: ReturnType<typeof silentLogger>, primaries: number[], events: number, updates: number) {
+  const topic = config.kafka.topic;
   const stores = await createShardStores(config, logger);
   // Every run starts from empty tables: the entity names repeat from run to run, and a table left by an earlier
   // run holds them at higher offsets than this run's new topic, so its commands would be no-op updates.
@@ -275,17 +413,24 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const busy0 = machineBusyUs();
   await tree.start();
+  // Each partition holds its share of the insert part before its share of the update part: the split is where
+  // the committed count crosses `events` (within a few batches of each partition's own boundary).
   while (committedTotal < BigInt(events)) await new Promise((r) => setTimeout(r, 100));
-  const drainS = (Date.now() - t0) / 1000;
+  const t1 = Date.now();
   const busy1 = machineBusyUs();
+  while (committedTotal < BigInt(events + updates)) await new Promise((r) => setTimeout(r, 100));
+  const t2 = Date.now();
+  const drainS = (t1 - t0) / 1000;
   const drainCpu = busy0 === null || busy1 === null ? null : (busy1 - busy0) / events;
   if (profiler && profile) {
     writeFileSync(profile, JSON.stringify(await profiler()));
     say(`  drain profile written to ${profile}`);
   }
   const eventsPerS = events / drainS;
-  say(`  ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${Math.round(eventsPerS).toLocaleString()} events/s; machine CPU per event ${us(drainCpu)}`);
+  say(`  insert part: ${events.toLocaleString()} events committed in ${drainS.toFixed(1)} s: ${rate(eventsPerS)} events/s; machine CPU per event ${us(drainCpu)}`);
   if (drainS < 60) say(`  note: the drain took under 60 s; the goal asks for ≥ 60 s sustained: run with more --events`);
+  const update = updates > 0 ? { s: (t2 - t1) / 1000, rate: updates / ((t2 - t1) / 1000) } : null;
+  if (update) say(`  update-heavy part: ${updates.toLocaleString()} events in ${update.s.toFixed(1)} s: ${rate(update.rate)} events/s`);
 
   say('phase 2: paced load (2,000 events/s for 20 s) for produce→committed latency…');
   const paceEnd = Date.now() + 20_000;
@@ -305,23 +450,7 @@ async function main(): Promise<void> {
   say(`  produce→committed p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms over ${latencies.length} events; RSS ${rssMb} MB (daemon + producer in one process)`);
   await tree.stop(10_000);
   for (const s of stores.values()) await s.close();
-  say('phase 3: the same commands straight to PostgreSQL (the writers\' statement, no Kafka, no actors)…');
-  const stmt = await applyCeiling(config, events);
-  const ceiling = stmt.rate;
-  say(`  ${Math.round(ceiling).toLocaleString()} commands/s: the most any daemon could reach here (drain ÷ this = ${(eventsPerS / ceiling).toFixed(2)}); machine CPU per command ${us(stmt.usPerRow)}`);
-  say('phase 4: a bare consumer of the same topic (kafkajs through our subscription, records counted, nothing else)…');
-  const bare = await bareConsumer(log, topic, events);
-  say(`  ${Math.round(bare.rate).toLocaleString()} records/s; machine CPU per record ${us(bare.usPerRow)}`);
-  // Any daemon here must at least read each record and run the statement, on the same cores: with every core
-  // busy (never quite reached), cores ÷ (statement + consumer CPU per command) is its best rate.
-  const cores = availableParallelism();
-  const bound = stmt.usPerRow && bare.usPerRow ? (cores * 1e6) / (stmt.usPerRow + bare.usPerRow) / copyRate : null;
-  if (bound !== null) say(`  CPU bound on the ratio: ${cores} cores ÷ (statement ${us(stmt.usPerRow)} + consumer ${us(bare.usPerRow)} per command) = ${Math.round(bound * copyRate).toLocaleString()}/s at most, ${bound.toFixed(3)} of raw COPY`);
-  const ratio = eventsPerS / copyRate;
-  await log.close();
-  say(`ratio events/s ÷ raw COPY rows/s = ${ratio.toFixed(3)}; the statement alone ÷ raw COPY = ${(ceiling / copyRate).toFixed(3)}`);
-  say(JSON.stringify({ bench: 'ingest', events, drain_s: Number(drainS.toFixed(1)), sustained_60s: drainS >= 60, events_per_s: Math.round(eventsPerS), copy_rows_per_s: Math.round(copyRate), ratio: Number(ratio.toFixed(3)), p50_ms: pct(0.5), p99_ms: pct(0.99), rss_mb: rssMb, apply_ceiling_per_s: Math.round(ceiling), ceiling_ratio: Number((ceiling / copyRate).toFixed(3)), bare_consumer_per_s: Math.round(bare.rate), cpu_us: { copy_row: round1(copy.usPerRow), event: round1(drainCpu), statement: round1(stmt.usPerRow), consumer: round1(bare.usPerRow) }, cpu_bound_ratio: bound === null ? null : Number(bound.toFixed(3)) }));
-  process.exit(0);
+  return { insert: { s: drainS, rate: eventsPerS, cpu: drainCpu }, update, p50: pct(0.5), p99: pct(0.99), rssMb };
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@ import type { NodeConn, NodeDriver, ReplayPoint } from './node-conn.ts';
 import type { NodeProbe } from './port.ts';
 import { COMMIT_POINT_SQL, PROBE_SQL, REPLAY_POINT_SQL, parseProbeRow, type ProbeRow } from './probe-sql.ts';
 import type { Queryable, Row } from './queryable.ts';
+import type { PipelinedQueryable } from './shard-sql.ts';
 import { RoutedShardStore } from './routed-shard-store.ts';
 
 export interface PgNodeAddress {
@@ -74,7 +75,9 @@ class PgDriver implements NodeDriver {
 
   open(node: string): NodeConn {
     const o = this.opts;
-    const pool = new pg.Pool({ ...this.clientConfig(node, o.connectTimeoutMs, o.statementTimeoutMs, o.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS), max: o.poolSize, idleTimeoutMillis: 30_000 });
+    // Pipeline mode: a session may send statements without waiting for the previous answer (applyBatchSql
+    // sends a whole write transaction in one flight); one awaited at a time, it behaves as before.
+    const pool = new pg.Pool({ ...this.clientConfig(node, o.connectTimeoutMs, o.statementTimeoutMs, o.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS), max: o.poolSize, idleTimeoutMillis: 30_000, pipeline: true });
     // An idle client whose server dies emits 'error' on the pool: without a listener it would crash the process.
     pool.on('error', (err) => o.logger.warn({ cluster: o.cluster, node, err: errorMessage(err) }, 'idle connection lost'));
     return new PgNodeConn(o.cluster, node, pool);
@@ -166,7 +169,8 @@ class PgNodeConn implements NodeConn {
     let lost: Error | undefined;
     const onError = (err: Error) => (lost = err);
     client.on('error', onError);
-    const q: Queryable = {
+    const q: PipelinedQueryable = {
+      pipelined: true,
       query: async <R extends Row>(text: string, params?: unknown[]) => {
         if (lost) throw lost;
         return (await client.query<R>(text, params)).rows;
