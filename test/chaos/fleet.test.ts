@@ -13,17 +13,24 @@ import { steadyLoad } from '../support/ingest-load.ts';
 const logger = createLogger({ level: 'silent' });
 
 /**
- * When each daemon had rerouted pg0's writers to the new primary, from its own log (the same lines on every daemon):
- * its first rewind to the committed offsets at or after the topology that names a primary other than pg0-n0. The
- * rewind usually says "cluster pg0 promoted"; one asked for while another rewind (a write that failed on the dead
- * primary) was under way joins it, and that one says "write failed".
+ * When each daemon had rerouted pg0's writers to the new primary, from its own log (warn level, as in CI): its rewind
+ * to the committed offsets for the promotion ("cluster pg0 promoted") — or, when that rewind joined one already
+ * under way (a write that failed on the dead primary: "write failed"), the first rewind at or after the daemon
+ * took the new topology (the leader's "primary replaced", a follower's "applied the leader's topology decision"
+ * or "the nodes name a new primary").
  */
 const switchedAt = (file: string): number | null => {
   const at = (l: string) => (JSON.parse(l) as { time: number }).time;
-  const routed = linesWith(file, '"topology set"').find((l) => l.includes('"cluster":"pg0"') && !l.includes('"primary":"pg0-n0"'));
-  if (!routed) return null;
-  const rewound = linesWith(file, 'rewound to committed offsets').find((l) => at(l) >= at(routed));
-  return rewound ? at(rewound) : null;
+  const rewinds = linesWith(file, 'rewound to committed offsets');
+  const promoted = rewinds.find((l) => l.includes('cluster pg0 promoted'));
+  if (promoted) return at(promoted);
+  const took = ['primary replaced', "applied the leader's topology decision", 'the nodes name a new primary']
+    .flatMap((m) => linesWith(file, m).filter((l) => l.includes('"cluster":"pg0"')))
+    .map(at);
+  if (took.length === 0) return null;
+  const first = Math.min(...took);
+  const r = rewinds.find((l) => at(l) >= first);
+  return r ? at(r) : null;
 };
 
 afterEach(stopFleets, 60_000);

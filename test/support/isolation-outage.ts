@@ -47,9 +47,12 @@ export type RateSample = () => Promise<Rates> | Rates;
 /** Rates over one window of WINDOW_S. */
 export async function rateOver(sample: RateSample): Promise<Rates> {
   const a = await sample();
+  const t0 = Date.now();
   await sleep(WINDOW_S * 1_000);
   const b = await sample();
-  return { applied: (b.applied - a.applied) / WINDOW_S, offered: (b.offered - a.offered) / WINDOW_S };
+  // Over the time that really passed between the two readings (a scrape of a starved daemon can take seconds).
+  const s = (Date.now() - t0) / 1000;
+  return { applied: (b.applied - a.applied) / s, offered: (b.offered - a.offered) / s };
 }
 
 /** Windows of WINDOW_S from `startedS` seconds into the outage until OUTAGE_S. */
