@@ -60,6 +60,8 @@ export class Ingest {
   private generation = 0;
   private commitTimer: TimerHandle | null = null;
   private rewinding: Promise<void> | null = null;
+  /** Why the rewind under way was asked for. */
+  private rewindReason = '';
   private draining = false;
   /** Per cluster, commands handed to its writers and not yet acked: diverted to the hold topic when it is held. */
   private outstanding = new Map<string, Set<IngestItem>>();
@@ -242,7 +244,13 @@ export class Ingest {
    * daemon stops — a rewind that gave up after clearing the trackers, without its seek, would skip records.
    */
   rewind(reason: string): Promise<void> {
-    if (this.rewinding) return this.rewinding;
+    if (this.rewinding) {
+      // One under way seeks after this request (it reads the committed offsets, then seeks): it serves this one too.
+      // Said in the log under this reason as well: an operator looking for the promotion's rewind finds it.
+      const under = this.rewindReason;
+      return this.rewinding.then(() => this.deps.logger.warn({ reason, joined: under }, 'rewound to committed offsets'));
+    }
+    this.rewindReason = reason;
     this.rewinding = (async () => {
       this.generation++;
       this.trackers.clear();

@@ -21,7 +21,7 @@ const batch = (partition: number, from: number, n: number): LogBatch => ({
 });
 const tick = () => new Promise((r) => setImmediate(r));
 
-function harness(committed: () => Promise<Map<number, string>>) {
+function harness(committed: () => Promise<Map<number, string>>, logger = silentLogger()) {
   let eachBatch!: (b: LogBatch) => Promise<void>;
   const seeks: string[] = [];
   const sub: Subscription = { pause: () => undefined, resume: () => undefined, paused: () => [], seek: (_t, p, o) => void seeks.push(`${p}@${o}`), commit: async () => undefined, stop: async () => undefined };
@@ -37,7 +37,7 @@ function harness(committed: () => Promise<Map<number, string>>) {
     },
   } as unknown as ActorHandle<ShardWriterMsg>;
   const clock = new SimulatedClock(0);
-  const ingest = new Ingest({ log, topic: T, groupId: 'g', shardCount: 4, limits: defaultLimits, writerFor: () => writer, dlq: { send: async () => undefined }, clock, logger: silentLogger(), commitIntervalMs: 100, signal: new AbortController().signal });
+  const ingest = new Ingest({ log, topic: T, groupId: 'g', shardCount: 4, limits: defaultLimits, writerFor: () => writer, dlq: { send: async () => undefined }, clock, logger, commitIntervalMs: 100, signal: new AbortController().signal });
   return {
     ingest,
     clock,
@@ -76,5 +76,25 @@ describe('the ingest\'s rewind', () => {
     expect(settled).toBe('resolved');
     expect(fails).toBe(-1); // two failures, then the read that seeked
     expect(h.seeks.sort()).toEqual(['0@3', '1@7']);
+  });
+
+  it('a rewind asked while another is under way joins it (one seek after both asked) and is logged under its own reason', async () => {
+    const lines: Array<{ reason?: string; joined?: string; msg: string }> = [];
+    const logger = silentLogger();
+    const seen = { ...logger, warn: (o: object, msg: string) => void lines.push({ ...(o as { reason?: string; joined?: string }), msg }) } as typeof logger;
+    let answer!: (m: Map<number, string>) => void;
+    const h = harness(() => new Promise((r) => (answer = r)), seen);
+    await h.start();
+    const first = h.ingest.rewind('write failed');
+    const second = h.ingest.rewind('cluster pg0 promoted'); // the reroute happened before this request
+    await tick();
+    expect(h.seeks).toEqual([]); // nothing seeked before both asked
+    answer(new Map([[0, '3'], [1, '7']]));
+    await Promise.all([first, second]);
+    expect(h.seeks.sort()).toEqual(['0@3', '1@7']); // one seek serves both
+    expect(lines.filter((l) => l.msg === 'rewound to committed offsets').map((l) => ({ reason: l.reason, joined: l.joined }))).toEqual([
+      { reason: 'write failed', joined: undefined },
+      { reason: 'cluster pg0 promoted', joined: 'write failed' },
+    ]);
   });
 });
