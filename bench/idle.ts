@@ -13,6 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { daemonProcess } from '../drill/daemon-process.ts';
+import { benchDaemonEnv } from './daemon-env.ts';
 import { sleep, systemClock } from '../lib/clock.ts';
 import { freePort } from '../lib/free-port.ts';
 import * as services from '../services/index.ts';
@@ -42,18 +43,7 @@ async function main(): Promise<void> {
   log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}; daemon tree ${ROOT}`);
   const id = `idle-${Date.now().toString(36)}`;
   const port = await freePort();
-  const env: Record<string, string> = {
-    TAGSTREAM_PROFILE: 'local',
-    TAGSTREAM_LOG__LEVEL: 'warn',
-    TAGSTREAM_HTTP__PORT: String(port),
-    TAGSTREAM_KAFKA__TOPIC: id,
-    TAGSTREAM_KAFKA__DLQ_TOPIC: `${id}.dlq`,
-    TAGSTREAM_KAFKA__PARKING_TOPIC: `${id}.parking`,
-    TAGSTREAM_KAFKA__GROUP_ID: `${id}-w`,
-    TAGSTREAM_INDEXER__GROUP_ID: `${id}-i`,
-    TAGSTREAM_INDEXER__ANALYTICS_GROUP_ID: `${id}-a`,
-    TAGSTREAM_ELASTICSEARCH__INDEX: id,
-  };
+  const env = benchDaemonEnv(id, port);
   const config = loadConfig({ env: { ...process.env, ...env } });
   await services.ensureServices(config, { log: () => undefined });
   mkdirSync(path.join(here, 'artifacts'), { recursive: true });

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = import.meta.dirname;
-const helpers = new Set(['run', 'open-loop', 'raw-http', 'proc-cpu']);
+const helpers = new Set(['run', 'open-loop', 'raw-http', 'proc-cpu', 'daemon-env']);
 /** Run only when named: `npm run bench` alone must not take an hour (`npm run bench -- soak`). */
 const namedOnly = new Set(['soak']);
 const all = readdirSync(dir)
