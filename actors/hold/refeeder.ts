@@ -151,6 +151,9 @@ export class Refeeder {
     // not fit. Wait for it briefly; else refuse the batch (the port delivers it again after a short back-off).
     if (!this.sub) await Promise.race([this.subscribed, sleep(deps.clock, 2_000, deps.signal).catch(() => undefined)]);
     if (!this.sub) throw new Error(`re-feeder of ${deps.cluster} is starting; the batch comes again`);
+    // A rebalance or a rewind while this batch waited: its position is not ours to set (the new generation reads
+    // from the committed offsets; a seek to this batch's first offset could skip records below it).
+    if (gen !== this.generation) return;
     if (this.suspended) {
       this.sub?.seek(batch.topic, batch.partition, first.offset);
       return;
