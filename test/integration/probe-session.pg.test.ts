@@ -1,10 +1,9 @@
 // The shard store's node probes on real PostgreSQL (cluster pg1): one long-lived probe session per node instead of
 // a fresh connection (a forked backend) per node per probe interval, and a kept session never hides what the node
 // is: killed (a fence ends sessions) → the probe reconnects at once; frozen → down; thawed → up again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PgShardStore } from '../../adapters/pg/pg-shard-store.ts';
 import type { PgClusterConfig } from '../../config/index.ts';
-import { sleep, systemClock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { contNode, resetCluster, stopNode, waitStreaming } from '../../services/index.ts';
 import { query } from '../../services/pg/sql.ts';
@@ -22,12 +21,9 @@ const probeSessions = async (node: string) => {
   return row?.pids ?? [];
 };
 
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; !(await check()); i++) {
-    if (i > 300) throw new Error(`never: ${what}`);
-    await sleep(systemClock, 50);
-  }
-}
+/** Waits (vitest's own polling, as every other test) until `check` holds; `what` names it when it never does. */
+const eventually = (check: () => Promise<boolean>, what: string): Promise<void> =>
+  vi.waitFor(async () => expect(await check(), what).toBe(true), { timeout: 15_000, interval: 50 });
 
 let store: PgShardStore;
 let frozen = false;
