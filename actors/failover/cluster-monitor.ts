@@ -15,7 +15,7 @@ import { classify } from '../../lib/classify.ts';
 import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createFailoverMachine, createMachineActor, probeToEvent, type FailoverMachine, type FailoverMachineConfig, type FailoverSummary, type InspectionBus } from '../../machines/index.ts';
-import { compareLsn } from '../../machines/failover/lsn.ts';
+import { compareLsn, maxLsn } from '../../machines/failover/lsn.ts';
 import { failoverEffects, refuseIfPrimaryAnswers } from './effects.ts';
 import { PatroniFollower } from './patroni-follower.ts';
 import { fetchPatroniView, memberApi, patroniPost, type FetchPatroniView, type PatroniMember } from './patroni.ts';
@@ -251,6 +251,9 @@ export class ClusterMonitor {
     const t = this.machineTopology();
     const deadline = clock.now() + budgetMs;
     const cascaded: Array<{ node: string; from: string }> = [];
+    // What each cascaded replica had received and replayed before its repoint: its restarted WAL receiver reports
+    // the start of the segment it asks the candidate for, which can be below WAL it already holds (and replays).
+    let target: string | undefined;
     // Every other node but the old primary and fenced ones: a replica this daemon does not route reads to (it
     // cannot see the old primary's pg_stat_replication in a partition) may stream from it all the same.
     const others = this.deps.control.nodes.filter((x) => x !== candidate && x !== t.primary && !t.fenced.includes(x));
@@ -266,6 +269,7 @@ export class ClusterMonitor {
       try {
         await c.repoint(r, candidate);
         cascaded.push({ node: r, from: p.receiver.upstream ?? t.primary });
+        target = maxLsn(target, p.receiveLsn, p.replayLsn);
       } catch (err) {
         logger.warn({ replica: r, candidate, err: errorMessage(err) }, 'could not point a replica at the candidate before its promotion');
       }
@@ -277,7 +281,9 @@ export class ClusterMonitor {
       const probes = await Promise.all(cascaded.map((r) => this.probeNode(r.node)));
       const fromOld = probes.filter((p) => p.up && p.receiver?.status === 'streaming' && p.receiver.upstream !== candidate);
       if (fromOld.length === 0) {
-        received = probes.reduce<string | undefined>((m, p) => (p.up && compareLsn(p.receiveLsn ?? p.replayLsn, m) > 0 ? (p.receiveLsn ?? p.replayLsn) : m), undefined);
+        // WAL a replica received between its probe above and its receiver's restart is replayed from its own disk
+        // before it streams again: its replay position says it.
+        received = probes.reduce<string | undefined>((m, p) => (p.up ? maxLsn(m, p.receiveLsn, p.replayLsn) : m), target);
         break;
       }
       if (clock.now() >= deadline) {

@@ -17,3 +17,10 @@ export function compareLsn(a: string | null | undefined, b: string | null | unde
   if (y === null) return 1;
   return x < y ? -1 : 1;
 }
+
+/** The highest of the given LSNs; undefined when none is a real one. */
+export function maxLsn(...lsns: ReadonlyArray<string | null | undefined>): string | undefined {
+  let max: string | undefined;
+  for (const l of lsns) if (parseLsn(l) !== null && compareLsn(l, max) > 0) max = l!;
+  return max;
+}

@@ -89,6 +89,45 @@ describe('a leading monitor and the epoch on the primary', () => {
     expect(await control.readEpoch('pge-n0')).toMatchObject({ epoch: 41 }); // dead: nothing written there
   }, 90_000); // PGlite's three nodes take 20 s to start on a loaded 2-core machine
 
+  it('the candidate catches up with everything a cascaded replica had received before its repoint, not only with what its restarted WAL receiver reports after it', async () => {
+    store = await embeddedCluster('pge', NODES);
+    const s = store;
+    const control = new EmbeddedClusterControl(s.embedded);
+    const calls: string[] = [];
+    const upstream = new Map<string, string>();
+    reportUpstreams(s, upstream, null);
+    recordSteps(control, calls, { onRepoint: (r, p) => void upstream.set(r, p) });
+    // pge-n1 is the most caught-up replica when elected; then pge-n2 receives more from pge-n0 (still writable
+    // for the other daemons). Its repoint restarts its WAL receiver, which reports a lower receive position (the
+    // segment it asks for), and pge-n1 receives the rest slowly (it still streams from pge-n0).
+    let prepared = false;
+    let candidateAt = 0x4000000;
+    let promotedAt: number | null = null;
+    const hex = (n: number): string => `0/${n.toString(16).toUpperCase()}`;
+    const probeNode = s.probeNode.bind(s);
+    Object.assign(s, {
+      probeNode: async (n: string) => {
+        const p = await probeNode(n);
+        if (!p.up || p.role !== 'replica') return p;
+        if (n === 'pge-n1') {
+          if (prepared) candidateAt += 0x100000;
+          return { ...p, receiveLsn: hex(candidateAt), replayLsn: hex(candidateAt) };
+        }
+        if (!prepared) return { ...p, receiveLsn: hex(0x3000000), replayLsn: hex(0x3000000) };
+        return upstream.get(n) === 'pge-n1' ? { ...p, receiveLsn: hex(0x3000000), replayLsn: hex(0x4800000) } : { ...p, receiveLsn: hex(0x5000000), replayLsn: hex(0x4800000) };
+      },
+    });
+    Object.assign(control, { prepare: () => void (prepared = true) });
+    const promote = control.promote.bind(control);
+    Object.assign(control, { promote: async (n: string) => ((promotedAt = candidateAt), promote(n)) });
+    await lead(s, control);
+    await vi.waitFor(() => expect(monitor!.status().leadership).toMatchObject({ acting: true }), { timeout: 5_000, interval: 10 });
+    s.embedded.killNode('pge-n0');
+    await vi.waitFor(() => expect(monitor!.status().lastFailover).toMatchObject({ from: 'pge-n0', to: 'pge-n1' }), { timeout: 10_000, interval: 20 });
+    expect(calls.slice(0, 2)).toEqual(['repoint pge-n2->pge-n1', 'promote pge-n1']);
+    expect(promotedAt).toBeGreaterThanOrEqual(0x5000000);
+  }, 90_000);
+
   it('the old primary answering writable after the cascade abandons the failover: nothing promoted, the cascaded replica is pointed back at its upstream', async () => {
     store = await embeddedCluster('pge', NODES);
     const s = store;
