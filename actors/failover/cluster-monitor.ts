@@ -207,9 +207,7 @@ export class ClusterMonitor {
             // replicas go back to the upstream each streamed from. (Nothing cascaded: the check made just before
             // this step stands.)
             if (cascaded.length > 0) await refuseIfPrimaryAnswers({ probeNode: (n) => this.probeNode(n) }, old, node).catch(async (err: unknown) => {
-              for (const { node: r, from } of cascaded) {
-                await c.repoint(r, from).catch((e: unknown) => this.deps.logger.warn({ replica: r, upstream: from, err: errorMessage(e) }, 'could not point a replica back at its upstream after an abandoned failover'));
-              }
+              await this.pointBack(cascaded);
               throw err;
             });
           }
@@ -244,16 +242,22 @@ export class ClusterMonitor {
    * streams to its replicas: a write another daemon makes there, replayed by a replica after the candidate was
    * promoted, would prove replication of a write the new timeline lacks, and its offset would commit. Cascaded,
    * a replica holds only WAL the candidate has flushed, which its promotion keeps; the candidate is first let
-   * catch up to what they had received. Bounded: past the budget the failover goes on (logged).
+   * catch up to what they had received. Bounded: a replica that cannot be repointed, or does not stream from the
+   * candidate, or a candidate that does not catch up within the budget, and this candidate is not promoted (the
+   * cascaded replicas are pointed back; the machine tries the next candidate, which may hold that WAL).
    */
   private async cascade(candidate: string, budgetMs: number): Promise<Array<{ node: string; from: string }>> {
     const { control: c, clock, logger } = this.deps;
     const t = this.machineTopology();
     const deadline = clock.now() + budgetMs;
     const cascaded: Array<{ node: string; from: string }> = [];
-    // What each cascaded replica had received and replayed before its repoint: its restarted WAL receiver reports
-    // the start of the segment it asks the candidate for, which can be below WAL it already holds (and replays).
+    // What each cascaded replica had received and replayed before its repoint: the candidate must hold it all.
     let target: string | undefined;
+    const refuse = async (why: string, detail: Record<string, unknown>): Promise<never> => {
+      logger.error({ candidate, ...detail }, `${why}: not promoting ${candidate}`);
+      await this.pointBack(cascaded);
+      throw new Error(`${why}: ${candidate} was not promoted`);
+    };
     // Every other node but the old primary and fenced ones: a replica this daemon does not route reads to (it
     // cannot see the old primary's pg_stat_replication in a partition) may stream from it all the same.
     const others = this.deps.control.nodes.filter((x) => x !== candidate && x !== t.primary && !t.fenced.includes(x));
@@ -268,42 +272,41 @@ export class ClusterMonitor {
       if (p.receiver?.status !== 'streaming' || p.receiver.upstream === candidate) continue;
       try {
         await c.repoint(r, candidate);
-        cascaded.push({ node: r, from: p.receiver.upstream ?? t.primary });
-        target = maxLsn(target, p.receiveLsn, p.replayLsn);
       } catch (err) {
-        logger.warn({ replica: r, candidate, err: errorMessage(err) }, 'could not point a replica at the candidate before its promotion');
+        // It goes on streaming from the old primary, and would prove writes there after the promotion.
+        await refuse('a replica that streams from the old primary could not be pointed at the candidate', { replica: r, err: errorMessage(err) });
       }
+      cascaded.push({ node: r, from: p.receiver.upstream ?? t.primary });
+      target = maxLsn(target, p.receiveLsn, p.replayLsn);
     }
     if (cascaded.length === 0) return cascaded;
     // Each receives from the candidate now (or from nobody): nothing more comes from the old primary.
-    let received: string | undefined;
     for (;;) {
       const probes = await Promise.all(cascaded.map((r) => this.probeNode(r.node)));
       const fromOld = probes.filter((p) => p.up && p.receiver?.status === 'streaming' && p.receiver.upstream !== candidate);
-      if (fromOld.length === 0) {
-        // WAL a replica received between its probe above and its receiver's restart is replayed from its own disk
-        // before it streams again: its replay position says it.
-        received = probes.reduce<string | undefined>((m, p) => (p.up ? maxLsn(m, p.receiveLsn, p.replayLsn) : m), target);
-        break;
-      }
-      if (clock.now() >= deadline) {
-        logger.error({ candidate, still: fromOld.map((p) => p.name) }, 'replicas still stream from the old primary: promoting anyway');
-        return cascaded;
-      }
+      // WAL a replica received between its probe above and its receiver's restart is replayed from its own disk
+      // before it streams again: its replay position says it.
+      target = probes.reduce<string | undefined>((m, p) => (p.up ? maxLsn(m, p.receiveLsn, p.replayLsn) : m), target);
+      if (fromOld.length === 0) break;
+      if (clock.now() >= deadline) await refuse('replicas still stream from the old primary', { still: fromOld.map((p) => p.name) });
       await sleep(clock, 20, this.stop$.signal);
     }
     // The candidate has everything they received (at once when the old primary is dead: it was elected for it).
     for (;;) {
       const p = await this.probeNode(candidate);
-      if (compareLsn(p.receiveLsn ?? p.replayLsn, received) >= 0) break;
-      if (clock.now() >= deadline) {
-        logger.error({ candidate, at: p.receiveLsn ?? null, replicasAt: received }, 'the candidate did not catch up with the other replicas: promoting anyway');
-        return cascaded;
-      }
+      if (compareLsn(maxLsn(p.receiveLsn, p.replayLsn), target) >= 0) break;
+      if (clock.now() >= deadline) await refuse('the candidate did not catch up with the other replicas', { at: p.receiveLsn ?? null, replicasAt: target ?? null });
       await sleep(clock, 20, this.stop$.signal);
     }
-    logger.warn({ candidate, cascaded: cascaded.map((x) => x.node), upTo: received ?? null }, 'replicas stream from the candidate before its promotion');
+    logger.warn({ candidate, cascaded: cascaded.map((x) => x.node), upTo: target ?? null }, 'replicas stream from the candidate before its promotion');
     return cascaded;
+  }
+
+  /** Cascaded replicas go back to the upstream each streamed from (a failover abandoned, or not this candidate). */
+  private async pointBack(cascaded: ReadonlyArray<{ node: string; from: string }>): Promise<void> {
+    for (const { node: r, from } of cascaded) {
+      await this.deps.control.repoint(r, from).catch((e: unknown) => this.deps.logger.warn({ replica: r, upstream: from, err: errorMessage(e) }, 'could not point a replica back at its upstream'));
+    }
   }
 
   /**

@@ -128,6 +128,64 @@ describe('a leading monitor and the epoch on the primary', () => {
     expect(promotedAt).toBeGreaterThanOrEqual(0x5000000);
   }, 90_000);
 
+  it('a replica that streams from the old primary and cannot be repointed keeps the candidate from being promoted: the next candidate, made safe, is', async () => {
+    store = await embeddedCluster('pge', NODES);
+    const s = store;
+    const control = new EmbeddedClusterControl(s.embedded);
+    const calls: string[] = [];
+    const upstream = new Map<string, string>();
+    reportUpstreams(s, upstream, null);
+    recordSteps(control, calls, { onRepoint: (r, p) => void upstream.set(r, p) });
+    // pge-n2's repoint fails (a session past its timeout on a loaded machine): it goes on streaming from pge-n0,
+    // still writable for the other daemons, and would prove their writes there after pge-n1's promotion.
+    const repoint = control.repoint.bind(control) as (replica: string, primary: string) => Promise<void>; // recordSteps' own
+    Object.assign(control, {
+      repoint: async (r: string, p: string) => {
+        if (r === 'pge-n2') {
+          calls.push(`failed repoint ${r}->${p}`);
+          throw new Error('timeout exceeded when trying to connect');
+        }
+        await repoint(r, p);
+      },
+    });
+    await lead(s, control);
+    await vi.waitFor(() => expect(monitor!.status().leadership).toMatchObject({ acting: true }), { timeout: 5_000, interval: 10 });
+    s.embedded.killNode('pge-n0');
+    await vi.waitFor(() => expect(monitor!.status().lastFailover).toMatchObject({ from: 'pge-n0', to: 'pge-n2' }), { timeout: 15_000, interval: 20 });
+    expect(calls.slice(0, 3)).toEqual(['failed repoint pge-n2->pge-n1', 'repoint pge-n1->pge-n2', 'promote pge-n2']);
+    expect(calls).not.toContain('promote pge-n1');
+  }, 90_000);
+
+  it('a candidate that cannot catch up with a cascaded replica is not promoted: the replica is pointed back, and the next candidate is', async () => {
+    store = await embeddedCluster('pge', NODES);
+    const s = store;
+    const control = new EmbeddedClusterControl(s.embedded);
+    const calls: string[] = [];
+    const upstream = new Map<string, string>();
+    reportUpstreams(s, upstream, null);
+    recordSteps(control, calls, { onRepoint: (r, p) => void upstream.set(r, p) });
+    // pge-n1 is ahead when elected; then pge-n2 receives more from pge-n0, which pge-n1 never gets (pge-n0 froze
+    // for it): promoting pge-n1 would lose WAL pge-n2 may have proven replication with.
+    let prepared = false;
+    const hex = (n: number): string => `0/${n.toString(16).toUpperCase()}`;
+    const probeNode = s.probeNode.bind(s);
+    Object.assign(s, {
+      probeNode: async (n: string) => {
+        const p = await probeNode(n);
+        if (!p.up || p.role !== 'replica') return p;
+        const at = n === 'pge-n1' ? 0x4000000 : prepared ? 0x5000000 : 0x3000000;
+        return { ...p, receiveLsn: hex(at), replayLsn: hex(at) };
+      },
+    });
+    Object.assign(control, { prepare: () => void (prepared = true) });
+    await lead(s, control);
+    await vi.waitFor(() => expect(monitor!.status().leadership).toMatchObject({ acting: true }), { timeout: 5_000, interval: 10 });
+    s.embedded.killNode('pge-n0');
+    await vi.waitFor(() => expect(monitor!.status().lastFailover).toMatchObject({ from: 'pge-n0', to: 'pge-n2' }), { timeout: 15_000, interval: 20 });
+    expect(calls.slice(0, 4)).toEqual(['repoint pge-n2->pge-n1', 'repoint pge-n2->pge-n0', 'repoint pge-n1->pge-n2', 'promote pge-n2']);
+    expect(calls).not.toContain('promote pge-n1');
+  }, 90_000);
+
   it('the old primary answering writable after the cascade abandons the failover: nothing promoted, the cascaded replica is pointed back at its upstream', async () => {
     store = await embeddedCluster('pge', NODES);
     const s = store;
