@@ -14,6 +14,7 @@ import { HoldBoard, type ClusterHold } from './hold/hold-board.ts';
 import { holdGroupId, holdTopicName } from './hold/hold-topic.ts';
 import { Refeeder } from './hold/refeeder.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { spawnIngestActor } from './ingest/ingest-actor.ts';
 import { isolateChild, restartWithBackoff, resumeOnPoison } from './runtime/policy.ts';
 import { ActorSystem, type ActorHandle } from './runtime/system.ts';
 import type { ShardWriterMsg, WriteItem } from './shard-writer/messages.ts';
@@ -80,7 +81,8 @@ export function createTree(deps: TreeDeps): Tree {
   setMaxListeners(0, abort.signal);
   const system = new ActorSystem({ clock, logger, name: 'tagstream', onFatal: deps.onFatal });
   const sup = config.supervision;
-  const restart = resumeOnPoison(restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs, ...(deps.inspection ? { inspect: deps.inspection } : {}) }));
+  const restartOnCrash = restartWithBackoff({ backoff: { initialMs: sup.restartInitialMs, multiplier: 2, maxMs: sup.restartMaxMs, jitter: 0.2 }, maxRestarts: sup.maxRestarts, withinMs: sup.withinMs, ...(deps.inspection ? { inspect: deps.inspection } : {}) });
+  const restart = resumeOnPoison(restartOnCrash);
   const supervisorSpec = (name: string, coolDownMs: number) => ({
     name,
     kind: 'supervisor',
@@ -215,10 +217,10 @@ export function createTree(deps: TreeDeps): Tree {
         }
       : {}),
   });
-  // The ingest runs in its consumer's callbacks, not yet as a supervised actor: routing its batches through an
-  // actor's mailbox (tried in issue 15) let the fleet's one-sided-partition test commit offsets past commands
-  // that were never applied; until that is understood this node only shows it in the tree.
-  system.spawn({ name: 'ingest', kind: 'ingest', init: () => null, receive: (s: null) => s }, root);
+  // Its batches and commit ticks are messages to a supervised actor: a crash (a defect) is restarted with backoff
+  // and the restarted ingest re-reads every partition from its committed offset. Never resumed on a "poison"
+  // error: the batch it crashed on may be half-routed.
+  const ingestActor = spawnIngestActor(system, ingest, root, { policy: restartOnCrash, signal: abort.signal });
   const holdSup = system.spawn({ name: 'hold', kind: 'hold-board', init: () => null, receive: (s: null) => s }, root);
   for (const c of refeeders.keys()) system.spawn({ name: `refeed-${c}`, kind: 'refeeder', init: () => null, receive: (s: null) => s }, holdSup);
 
@@ -253,7 +255,7 @@ export function createTree(deps: TreeDeps): Tree {
       // After a failover and a restart the configured first node may be a replica (or a fenced old primary).
       for (const [name, store] of deps.stores) await step(`locating the primary of cluster ${name}`, () => store.discoverPrimary());
       for (const [name, store] of deps.stores) await step(`migrating cluster ${name}`, () => store.migrate());
-      await step('joining the writers consumer group', () => ingest.start());
+      await step('joining the writers consumer group', () => ingest.start(ingestActor.mailbox));
       hold.start();
     },
     async stop(deadlineMs) {

@@ -53,8 +53,19 @@ export interface IngestHold {
   maxSendWaitMs: number;
 }
 
+/**
+ * The ingest's supervised actor (./ingest-actor.ts): delivered batches and commit ticks go through its mailbox,
+ * so a defect in either crashes the actor, which its supervisor restarts (then `restarted()`).
+ */
+export interface IngestMailbox {
+  /** A delivered batch and the generation it was delivered in; settles once it is routed (or dropped). */
+  batch(batch: LogBatch, generation: number): Promise<void>;
+  commit(): void;
+}
+
 export class Ingest {
   private sub: Subscription | null = null;
+  private via: IngestMailbox | null = null;
   private trackers = new Map<number, PartitionTracker>();
   private committed = new Map<number, bigint>();
   private generation = 0;
@@ -77,12 +88,15 @@ export class Ingest {
     return this.assigned.has(partition);
   }
 
-  async start(): Promise<void> {
+  /** Joins the group; with `via` (the ingest actor) every batch and commit tick is a message to it. */
+  async start(via?: IngestMailbox): Promise<void> {
+    this.via = via ?? null;
     this.sub = await this.deps.log.subscribe({
       groupId: this.deps.groupId,
       topics: [this.deps.topic],
       fromBeginning: true,
-      eachBatch: (b) => this.handleBatch(b),
+      // The generation is the one the batch is delivered in (a rewind or rebalance after it makes it stale).
+      eachBatch: (b) => (this.via ? this.via.batch(b, this.generation) : this.handleBatch(b, this.generation)),
       onAssign: (a) => {
         this.assigned = new Set(a.filter((x) => x.topic === this.deps.topic).map((x) => x.partition));
         this.resetTrackers();
@@ -97,12 +111,21 @@ export class Ingest {
     this.outstanding.clear();
   }
 
-  /** One delivered batch: validated, routed to the writers (or the hold topic); throws only on a defect. */
-  private async handleBatch(batch: LogBatch): Promise<void> {
+  /**
+   * After the ingest actor crashed and was restarted: nothing it tracked is trusted (a batch may have been
+   * half-routed), so every partition is read again from its committed offset in a new generation.
+   */
+  restarted(): void {
+    void this.rewind('the ingest actor restarted after a crash');
+  }
+
+  /**
+   * One batch delivered in generation `gen`: validated, routed to the writers (or the hold topic); throws only on
+   * a defect. A batch delivered before a rewind's seek or a rebalance predates it and is dropped: its records
+   * come again, and applied in the new generation they would seed the tracker above the re-read window.
+   */
+  async handleBatch(batch: LogBatch, gen: number): Promise<void> {
     if (this.draining) return;
-    // A batch handed over before a rewind's seek predates it: the seek wins (it is not resolved) and its
-    // records come again. Applied in the new generation, it would seed the tracker above the re-read window.
-    const gen = this.generation;
     if (this.rewinding) await this.rewinding;
     if (gen !== this.generation) return;
     const byShard = new Map<number, IngestItem[]>();
@@ -282,17 +305,23 @@ export class Ingest {
     return this.rewinding;
   }
 
-  private scheduleCommit(): void {
+  /** The next commit tick, a commit interval from now (a message to the ingest actor when there is one). */
+  scheduleCommit(): void {
+    if (this.commitTimer !== null || this.deps.signal.aborted || !this.sub || this.draining) return;
     this.commitTimer = this.deps.clock.setTimeout(() => {
       this.commitTimer = null;
-      void this.commitTick();
+      if (this.via) this.via.commit();
+      else void this.commitTick();
     }, this.deps.commitIntervalMs);
   }
 
   /** The periodic commit: a failed commit is retried at the next tick. */
   async commitTick(): Promise<void> {
-    await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'));
-    if (!this.deps.signal.aborted && this.sub && !this.draining) this.scheduleCommit();
+    try {
+      await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'));
+    } finally {
+      this.scheduleCommit();
+    }
   }
 
   /** Commits every partition whose done-watermark moved. */

@@ -1,14 +1,10 @@
 // What the actor tree says about readiness (/readyz, /status): a stopped actor is not doing its work, and the
-// loops the daemon cannot serve without — the failover monitors — are not ready while their supervisor restarts
+// loops the daemon cannot serve without — the ingest and the failover monitors — are not ready while their supervisor restarts
 // them either (a shard writer restarting is the breaker's and the hold's business).
 import type { ActorInfo } from './system.ts';
 
-/**
- * Kinds whose restart makes the daemon not ready until it is running again. Only kinds whose actor does the work
- * belong here: the `ingest` node is a marker (the ingest runs in its consumer's callbacks, see actors/tree.ts) and
- * never restarts, so it joins this set when the ingest becomes a supervised actor.
- */
-const ESSENTIAL: ReadonlySet<string> = new Set(['cluster-monitor']);
+/** Kinds whose restart makes the daemon not ready until it is running again: the ingest and the failover monitors. */
+const ESSENTIAL: ReadonlySet<string> = new Set(['ingest', 'cluster-monitor']);
 
 export function actorsNotReady(actors: readonly ActorInfo[]): string[] {
   const reasons: string[] = [];
