@@ -336,7 +336,7 @@ export class Refeeder {
     this.heldAts.clear();
     this.notHandedOver.clear();
     for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
-    this.deps.logger.warn({ reason, cluster: this.deps.cluster }, 're-feeder rewound to its committed offsets');
+    this.deps.logger.warn({ reason, cluster: this.deps.cluster, committed: Object.fromEntries(this.assigned.map((p) => [p, committed.get(p) ?? '0'])) }, 're-feeder rewound to its committed offsets');
   }
 
   private scheduleCommit(): void {

@@ -14,7 +14,8 @@ import { loadConfig, type Config } from '../../config/index.ts';
 import { daemonProcess, type DaemonProcess } from '../../drill/daemon-process.ts';
 import { createLogger } from '../../lib/logger.ts';
 import * as services from '../../services/index.ts';
-import { compareWithModel } from './db-state.ts';
+import { compareWithModel, type Drift } from './db-state.ts';
+import { traceRows } from './row-trace.ts';
 import { uniqueName } from './local.ts';
 import { unsettled } from './settled.ts';
 import { expectedState, type ModelRecord } from './reference-model.ts';
@@ -184,15 +185,20 @@ export async function converged(f: Fleet, prefix: string, via: DaemonProcess): P
       }
       throw err;
     }
+    let lastDrift: Drift | null = null;
     await vi.waitFor(
       async () => {
         const records: ModelRecord[] = [];
         for (const [p, end] of await log.endOffsets(f.topic)) records.push(...(await log.read(f.topic, p, '0', Number(end))));
-        const drift = await compareWithModel(stores.values(), f.config.shards.count, (s) => clusterOfShard(f.config, s), expectedState(records), prefix);
-        expect(drift).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
+        lastDrift = await compareWithModel(stores.values(), f.config.shards.count, (s) => clusterOfShard(f.config, s), expectedState(records), prefix);
+        expect(lastDrift).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
       },
       { timeout: 120_000, interval: 2_000 },
-    );
+    ).catch(async (err: unknown) => {
+      // Where the differing rows are, node by node: never written anywhere, or only on a deposed primary.
+      if (lastDrift) for (const line of await traceRows(f.config, [...lastDrift.missing, ...lastDrift.wrong.map((w) => w.split(':')[0]!)])) process.stdout.write(`fleet rows: ${line}\n`);
+      throw err;
+    });
   } finally {
     for (const s of stores.values()) await s.close().catch(() => undefined);
     await log.close();
