@@ -137,6 +137,7 @@ export class ShardWriter {
     const a = { shard: deps.shard, cluster: deps.cluster, commitLsn, changed: changed > 0 }; // one per batch: every item is this shard's
     for (const it of applied) it.onApplied?.(a);
     deps.onApplied?.(applied, commitLsn);
+    if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ shard: deps.shard, commitLsn, timeline: outcome.result.commitTimeline ?? null, epoch, positions: applied.map((it) => `${it.command.partition}/${it.command.offset}`).join(' ') }, 'batch applied; waiting for its replication proof');
     // Pipelined: the next batch applies while this one's replication is confirmed.
     deps.replication.waitFor(commitLsn, epoch, outcome.result.commitTimeline).then(
       () => {

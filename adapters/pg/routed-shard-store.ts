@@ -148,7 +148,11 @@ export class RoutedShardStore implements ShardStore {
     // With a timeline the proof is exact on any member the last round reached; without one only a replica
     // proven to stream from the primary counts.
     // A position seen before (reset on every new primary and per timeline) stays proof after the replica goes.
-    if (this.memberReplicas().some((r) => this.reachedKnown(r, lsn, tl))) return true;
+    const known = this.memberReplicas().find((r) => this.reachedKnown(r, lsn, tl));
+    if (known !== undefined) {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ cluster: this.cluster, lsn, timeline: tl ?? null, replica: known, at: this.replayed.get(known), primary: this.topo.primary }, 'replication proven (a position seen before)');
+      return true;
+    }
     const view = this.lastView;
     const candidates = tl === undefined ? this.liveReplicas() : this.memberReplicas().filter((r) => view?.verdicts[r]?.verdict !== 'unreachable');
     // Replicas marked down are not asked: a frozen one would hold every caller for a whole timeout. The first
@@ -165,6 +169,7 @@ export class RoutedShardStore implements ShardStore {
             return false;
           })
           .then((ok) => {
+            if (ok && this.log.isLevelEnabled('debug')) this.log.debug({ cluster: this.cluster, lsn, timeline: tl ?? null, replica: r, at: this.replayed.get(r), primary: this.topo.primary }, 'replication proven (asked)');
             if (ok) resolve(true);
             else if (--pending === 0) resolve(false);
           });
