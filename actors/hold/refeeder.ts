@@ -155,7 +155,7 @@ export class Refeeder {
     // from the committed offsets; a seek to this batch's first offset could skip records below it).
     if (gen !== this.generation) return;
     if (this.suspended) {
-      this.sub?.seek(batch.topic, batch.partition, first.offset);
+      this.seekBack(batch.partition, first.offset, 'suspended');
       return;
     }
     // In chunks, at the bounded rate, waiting for the writers' mailbox space like the main path did — but never
@@ -163,18 +163,19 @@ export class Refeeder {
     const started = deps.clock.now();
     const ctx = { settle: (p: number, e: TrackedOffset) => this.settle(gen, p, e), fail: (err: unknown) => this.failed(gen, err), applied: deps.onApplied };
     const records = batch.records;
+    deps.logger.debug({ cluster: deps.cluster, partition: batch.partition, first: first.offset, last: records.at(-1)!.offset, generation: gen }, 're-feeder batch');
     let i = 0;
     while (i < records.length) {
       if (gen !== this.generation) return;
       if (this.suspended || this.stopped) {
-        this.sub?.seek(batch.topic, batch.partition, records[i]!.offset);
+        this.seekBack(batch.partition, records[i]!.offset, 'suspended mid-batch');
         return;
       }
       const allowed = this.bucket.take(Math.min(CHUNK, records.length - i));
       if (allowed === 0) {
         const wait = Math.max(1, this.bucket.msUntilNext());
         if (deps.clock.now() + wait - started > BUDGET_MS) {
-          this.sub?.seek(batch.topic, batch.partition, records[i]!.offset);
+          this.seekBack(batch.partition, records[i]!.offset, 'rate budget');
           this.pauseBriefly(batch.partition, Math.max(RETRY_MS, wait));
           return;
         }
@@ -199,7 +200,7 @@ export class Refeeder {
           for (const item of notTaken) this.keepForResend(item);
           const from = notTaken.reduce((m, it) => (it.holdOffset < m ? it.holdOffset : m), notTaken[0]!.holdOffset);
           deps.logger.warn({ cluster: deps.cluster, shard, waiting: notTaken.length }, 're-feeder: the writers are busy; reading the rest again after a pause');
-          this.sub?.seek(batch.topic, batch.partition, from.toString());
+          this.seekBack(batch.partition, from.toString(), 'writers busy');
           this.pauseBriefly(batch.partition, 500);
           return;
         }
@@ -211,6 +212,11 @@ export class Refeeder {
     }
   }
 
+  private seekBack(partition: number, offset: string, why: string): void {
+    this.deps.logger.debug({ cluster: this.deps.cluster, partition, offset, why, generation: this.generation }, 're-feeder seeks back');
+    this.sub?.seek(this.deps.holdTopic, partition, offset);
+  }
+
   /** Tracks a chunk's records (in order) and builds their write items by shard; invalid ones go to the DLQ. */
   private itemsOf(chunk: LogBatch['records'], ctx: RefeedContext): Map<number, RefeedItem[]> {
     const { deps } = this;
@@ -220,7 +226,10 @@ export class Refeeder {
       const pos = heldPosition(rec);
       const offset = BigInt(rec.offset);
       let tracker = this.trackers.get(rec.partition);
-      if (!tracker) this.trackers.set(rec.partition, (tracker = new PartitionTracker(offset)));
+      if (!tracker) {
+        this.trackers.set(rec.partition, (tracker = new PartitionTracker(offset)));
+        deps.logger.debug({ cluster: deps.cluster, partition: rec.partition, from: rec.offset, generation: this.generation, committed: this.committed.get(rec.partition)?.toString() ?? null }, 're-feeder tracks a hold partition from');
+      }
       let entry: TrackedOffset;
       const again = this.notHandedOver.get(rec.partition)?.get(offset);
       if (again) {
@@ -360,6 +369,7 @@ export class Refeeder {
     }
     if (offsets.length === 0) return;
     await this.sub.commit(offsets);
+    this.deps.logger.debug({ cluster: this.deps.cluster, offsets: offsets.map((o) => `${o.partition}:${o.offset}`).join(' '), generation: gen, now: this.generation }, 're-feeder committed');
     if (gen !== this.generation) return;
     for (const o of offsets) {
       this.committed.set(o.partition, BigInt(o.offset));
