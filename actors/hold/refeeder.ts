@@ -14,6 +14,10 @@ import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
 import { heldPosition } from './hold-topic.ts';
 import { sendWithin } from './send-within.ts';
+import { classify } from '../../lib/classify.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
+import { retryEveryError } from '../../machines/retry/session.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface RefeederDeps {
@@ -53,6 +57,8 @@ export class Refeeder {
   private commitTimer: TimerHandle | null = null;
   private resumeTimers = new Map<number, TimerHandle>();
   private subscribed: Promise<void> = Promise.resolve();
+  /** The rewind under way (reading the committed offsets, then seeking): batches and commits wait for its seek. */
+  private rewinding: Promise<void> | null = null;
   /** Per hold partition, the next offset this re-feeder will read (what it handed over, not what is replicated). */
   private readPosition = new Map<number, bigint>();
   private readonly bucket: TokenBucket;
@@ -151,6 +157,9 @@ export class Refeeder {
     // not fit. Wait for it briefly; else refuse the batch (the port delivers it again after a short back-off).
     if (!this.sub) await Promise.race([this.subscribed, sleep(deps.clock, 2_000, deps.signal).catch(() => undefined)]);
     if (!this.sub) throw new Error(`re-feeder of ${deps.cluster} is starting; the batch comes again`);
+    // A batch handed over during a rewind was read before its seek: the seek wins and its records come again.
+    // Applied in the rewind's generation, it would seed the tracker above the records still with the writers.
+    if (this.rewinding) await this.rewinding;
     // A rebalance or a rewind while this batch waited: its position is not ours to set (the new generation reads
     // from the committed offsets; a seek to this batch's first offset could skip records below it).
     if (gen !== this.generation) return;
@@ -332,20 +341,44 @@ export class Refeeder {
     void this.rewind('write failed');
   }
 
-  /** Re-read every partition from the committed offset (a failed write, or the cluster was promoted). */
-  async rewind(reason: string): Promise<void> {
-    if (!this.sub) return;
-    this.generation++;
-    this.trackers.clear();
-    this.notHandedOver.clear();
-    const committed = await this.deps.log.committed(this.deps.groupId, this.deps.holdTopic);
-    this.generation++;
-    this.trackers.clear();
-    this.readPosition.clear();
-    this.heldAts.clear();
-    this.notHandedOver.clear();
-    for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
-    this.deps.logger.warn({ reason, cluster: this.deps.cluster, committed: Object.fromEntries(this.assigned.map((p) => [p, committed.get(p) ?? '0'])) }, 're-feeder rewound to its committed offsets');
+  /**
+   * Re-read every partition from the committed offset (a failed write, or the cluster was promoted). Batches
+   * handed over meanwhile, and commits, wait for its seek; a rewind asked for while one is under way joins it.
+   * Reading the committed offsets is retried (the retry machine, kind refeeder-rewind) until it works or the
+   * daemon stops: a rewind that gave up after clearing the trackers, without its seek, would skip records.
+   */
+  rewind(reason: string): Promise<void> {
+    if (!this.sub) return Promise.resolve();
+    if (this.rewinding) return this.rewinding;
+    this.rewinding = (async () => {
+      this.generation++;
+      this.trackers.clear();
+      this.notHandedOver.clear();
+      const read = await runWithRetry(() => this.deps.log.committed(this.deps.groupId, this.deps.holdTopic), {
+        kind: 'refeeder-rewind',
+        detail: this.deps.cluster,
+        clock: this.deps.clock,
+        signal: this.deps.signal,
+        policy: { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2, retries: Number.POSITIVE_INFINITY },
+        classify: retryEveryError(classify),
+        rebuildOnReroute: false,
+        onRetry: ({ error, delayMs }) => this.deps.logger.warn({ cluster: this.deps.cluster, err: errorMessage(error), retryInMs: delayMs, reason }, 're-feeder rewind: the committed offsets could not be read; retrying'),
+      });
+      if (!read.ok) return; // stopping
+      const committed = read.value;
+      // Batches handed over while we awaited the offsets came from the old position: a new generation starts with
+      // the seek (same tick), so that only deliveries from the seek position are applied in it.
+      this.generation++;
+      this.trackers.clear();
+      this.readPosition.clear();
+      this.heldAts.clear();
+      this.notHandedOver.clear();
+      for (const p of this.assigned) this.sub?.seek(this.deps.holdTopic, p, committed.get(p) ?? '0');
+      this.deps.logger.warn({ reason, cluster: this.deps.cluster, committed: Object.fromEntries(this.assigned.map((p) => [p, committed.get(p) ?? '0'])) }, 're-feeder rewound to its committed offsets');
+    })().finally(() => {
+      this.rewinding = null;
+    });
+    return this.rewinding;
   }
 
   private scheduleCommit(): void {
@@ -360,7 +393,8 @@ export class Refeeder {
   }
 
   async commitNow(): Promise<void> {
-    if (!this.sub) return;
+    // During a rewind the trackers describe nothing committable: the rewind reads the committed offsets and seeks.
+    if (!this.sub || this.rewinding) return;
     const gen = this.generation;
     const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
     for (const [p, t] of this.trackers) {

@@ -19,6 +19,8 @@ export const RETRY_KINDS = [
   'supervision-restart',
   /** The ingest reading its committed offsets to rewind to them — actors/ingest/ingest.ts. */
   'ingest-rewind',
+  /** A cluster's re-feeder reading its hold topic's committed offsets to rewind to them — actors/hold/refeeder.ts. */
+  'refeeder-rewind',
 ] as const;
 
 export type RetryKind = (typeof RETRY_KINDS)[number];
