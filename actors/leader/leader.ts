@@ -4,6 +4,7 @@
 // after taking its lock): the group still confirms us within the lease, and the log's latest term is ours.
 import type { LeaderElection, Leadership } from '../../adapters/kafka/leader-election-port.ts';
 import { sleep, type Clock } from '../../lib/clock.ts';
+import { classify } from '../../lib/classify.ts';
 import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ControlLog, LeaderRecord } from './control-log.ts';
@@ -119,7 +120,8 @@ export class Leader {
     if (!l.leader) return this.lose('the group moved the control partition');
     if (this.term !== null || this.claiming) return;
     this.claiming = this.claim()
-      .catch((err: unknown) => this.deps.logger.error({ err: errorMessage(err) }, 'could not claim a leadership term; next rebalance or refresh tries again'))
+      // A control topic created a moment ago is not known to every broker yet (retriable): expected at a start.
+      .catch((err: unknown) => this.deps.logger[classify(err).class === 'retry' ? 'warn' : 'error']({ err: errorMessage(err) }, 'could not claim a leadership term; next rebalance or refresh tries again'))
       .finally(() => (this.claiming = null));
   }
 

@@ -13,6 +13,7 @@ import { createKafkaClient, defaultKafkaRetry, type KafkaClient, type KafkaClien
 import { KafkaProducer } from './kafka-producer.ts';
 import { readPartition } from './kafka-read.ts';
 import { KafkaSubscription, type KafkaSubscriptionDeps } from './kafka-subscription.ts';
+import { fetchTopicOffsets } from './topic-offsets.ts';
 import type { CommandLog, LogMessage, LogRecord, ProduceResult, SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
 
 export interface KafkaCommandLogOptions extends KafkaClientOptions {
@@ -111,7 +112,7 @@ export class KafkaCommandLog implements CommandLog {
   }
 
   async endOffsets(topic: string): Promise<Map<number, string>> {
-    const res = await this.withAdmin(`endOffsets ${topic}`, (admin) => admin.fetchTopicOffsets(topic));
+    const res = await this.withAdmin(`endOffsets ${topic}`, (admin) => fetchTopicOffsets(admin, topic));
     return new Map(res.map((p) => [p.partition, p.high]));
   }
 

@@ -6,6 +6,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { deadline, parseOffset, unknownTopic } from './delivery.ts';
 import { defaultKafkaRetry, toLogRecord, type KafkaClient } from './kafka-client.ts';
 import type { LogRecord } from './port.ts';
+import { fetchTopicOffsets } from './topic-offsets.ts';
 
 export interface ReadDeps {
   kafka: KafkaClient;
@@ -18,7 +19,7 @@ export interface ReadDeps {
 export async function readPartition(deps: ReadDeps, topic: string, partition: number, fromOffset: string, limit: number): Promise<LogRecord[]> {
   const from = BigInt(parseOffset(fromOffset));
   if (limit <= 0) return [];
-  const offsets = (await deps.admin(`read ${topic}`, (admin) => admin.fetchTopicOffsets(topic))).find((p) => p.partition === partition);
+  const offsets = (await deps.admin(`read ${topic}`, (admin) => fetchTopicOffsets(admin, topic))).find((p) => p.partition === partition);
   if (!offsets) throw unknownTopic(`${topic}[${partition}]`);
   const start = from > BigInt(offsets.low) ? from : BigInt(offsets.low);
   const end = BigInt(offsets.high) < from + BigInt(limit) ? BigInt(offsets.high) : from + BigInt(limit);
