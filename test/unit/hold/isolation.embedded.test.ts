@@ -4,7 +4,6 @@
 // reference model's.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryCommandLog } from '../../../adapters/kafka/memory-command-log.ts';
-import { createShardStores } from '../../../adapters/pg/index.ts';
 import type { ShardStore } from '../../../adapters/pg/port.ts';
 import { holdGroupId, holdTopicName } from '../../../actors/hold/hold-topic.ts';
 import { clusterOfShard, createTree, type Tree } from '../../../actors/tree.ts';
@@ -13,19 +12,15 @@ import { shardOf } from '../../../lib/command.ts';
 import { systemClock } from '../../../lib/clock.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
-import { commandStream, expectedState, type ModelRecord } from '../../support/reference-model.ts';
+import { closeStores, migratedStores, readLog } from '../../support/embedded-stores.ts';
+import { commandStream, expectedState } from '../../support/reference-model.ts';
 
 const config = loadConfig({ env: {}, overrides: { shards: { count: 8 }, writer: { batchSize: 50, batchWindowMs: 5, mailboxCapacity: 40 }, kafka: { partitions: 4 }, hold: { maxSendWaitMs: 100, pollMs: 50, releaseBelow: 0, drainRatePerSec: 5_000 } } });
 const logger = silentLogger();
 let stores: Map<string, ShardStore>;
 
-beforeAll(async () => {
-  stores = await createShardStores(config, logger);
-  for (const s of stores.values()) await s.migrate();
-}, 60_000);
-afterAll(async () => {
-  for (const s of stores.values()) await s.close();
-});
+beforeAll(async () => void (stores = await migratedStores(config, logger)), 60_000);
+afterAll(() => closeStores(stores));
 
 /** pg1's applies hang while frozen (a stopped process answers nothing), then complete. */
 function freezable(): { stores: Map<string, ShardStore>; freeze(): void; thaw(): void; applied: Map<string, number> } {
@@ -63,11 +58,6 @@ function freezable(): { stores: Map<string, ShardStore>; freeze(): void; thaw():
   };
 }
 
-async function readAll(log: MemoryCommandLog, topic: string): Promise<ModelRecord[]> {
-  const out: ModelRecord[] = [];
-  for (const [p, end] of await log.endOffsets(topic)) out.push(...(await log.read(topic, p, '0', Number(end))));
-  return out;
-}
 
 async function allCommitted(log: MemoryCommandLog, group: string, topic: string): Promise<boolean> {
   const ends = await log.endOffsets(topic);
@@ -96,14 +86,14 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
     // A burst can hold pg0 for a moment too (its mailboxes are tiny here); it drains while pg1 stays frozen.
     await vi.waitFor(() => expect(t.hold.status().pg0).toMatchObject({ held: false, depth: 0 }), { timeout: 20_000, interval: 20 });
     // pg0 already holds the final state of every pg0 entity: only pg1's entities may differ from the model yet.
-    const during = await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expectedState(await readAll(log, config.kafka.topic)), 'iso1-');
+    const during = await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expectedState(await readLog(log, config.kafka.topic)), 'iso1-');
     const onPg1 = (k: string) => clusterOfShard(config, shardOf(k.slice(0, k.indexOf('|')), config.shards.count)) === 'pg1';
     expect([...during.missing, ...during.wrong.map((w) => w.slice(0, w.indexOf(':')))].filter((k) => !onPg1(k))).toEqual([]);
     expect(onPg0).toBeGreaterThan(0);
     expect(t.hold.status().pg1!.held).toBe(true);
     expect(t.hold.status().pg1!.reason).toMatch(/mailbox full/);
     expect(t.hold.status().pg0!.held).toBe(false);
-    const held = await readAll(log, holdTopicName(config.kafka.topic, 'pg1'));
+    const held = await readLog(log, holdTopicName(config.kafka.topic, 'pg1'));
     expect(held.length).toBeGreaterThan(0);
     for (const r of held) {
       expect(clusterOfShard(config, shardOf(r.key!, config.shards.count))).toBe('pg1');
@@ -117,7 +107,7 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
     await vi.waitFor(() => expect(t.hold.status().pg1).toMatchObject({ held: false, depth: 0 }), { timeout: 10_000, interval: 20 });
     await t.stop(5_000);
 
-    const expected = expectedState(await readAll(log, config.kafka.topic));
+    const expected = expectedState(await readLog(log, config.kafka.topic));
     expect(await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expected, 'iso1-')).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
   }, 90_000);
 
@@ -132,14 +122,14 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
     await log.produce(config.kafka.topic, msgs);
     await vi.waitFor(async () => expect(await allCommitted(log, 'iso2', config.kafka.topic)).toBe(true), { timeout: 30_000, interval: 50 });
     const onPg1 = msgs.filter((m) => clusterOfShard(config, shardOf(m.key, config.shards.count)) === 'pg1').length;
-    expect(await readAll(log, holdTopicName(config.kafka.topic, 'pg1'))).toHaveLength(onPg1);
+    expect(await readLog(log, holdTopicName(config.kafka.topic, 'pg1'))).toHaveLength(onPg1);
     expect(t.hold.status().pg1).toMatchObject({ held: true, reason: 'failover machine: degraded' });
     expect(t.refeeders.get('pg1')!.running).toBe(false);
 
     down = false;
     await vi.waitFor(() => expect(t.hold.status().pg1).toMatchObject({ held: false, depth: 0 }), { timeout: 30_000, interval: 20 });
     await t.stop(5_000);
-    const expected = expectedState(await readAll(log, config.kafka.topic));
+    const expected = expectedState(await readLog(log, config.kafka.topic));
     expect(await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expected, 'iso2-')).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
   }, 90_000);
 });

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryCommandLog } from '../../../adapters/kafka/memory-command-log.ts';
 import type { LogBatch } from '../../../adapters/kafka/port.ts';
-import { createShardStores } from '../../../adapters/pg/index.ts';
 import type { ShardStore } from '../../../adapters/pg/port.ts';
 import { actorsNotReady } from '../../../actors/runtime/readiness.ts';
 import { clusterOfShard, createTree, type Tree } from '../../../actors/tree.ts';
@@ -12,26 +11,17 @@ import { loadConfig } from '../../../config/index.ts';
 import { systemClock } from '../../../lib/clock.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
-import { commandStream, expectedState, type ModelRecord } from '../../support/reference-model.ts';
+import { closeStores, migratedStores, readLog } from '../../support/embedded-stores.ts';
+import { commandStream, expectedState } from '../../support/reference-model.ts';
 import { allSettled } from '../../support/settled.ts';
 
 const config = loadConfig({ env: {}, overrides: { shards: { count: 8 }, writer: { batchSize: 50, batchWindowMs: 5, mailboxCapacity: 64 }, kafka: { partitions: 4 } } });
 const logger = silentLogger();
 let stores: Map<string, ShardStore>;
 
-beforeAll(async () => {
-  stores = await createShardStores(config, logger);
-  for (const s of stores.values()) await s.migrate();
-}, 60_000);
-afterAll(async () => {
-  for (const s of stores.values()) await s.close();
-});
+beforeAll(async () => void (stores = await migratedStores(config, logger)), 60_000);
+afterAll(() => closeStores(stores));
 
-async function readAll(log: MemoryCommandLog, topic: string): Promise<ModelRecord[]> {
-  const out: ModelRecord[] = [];
-  for (const [p, end] of await log.endOffsets(topic)) out.push(...(await log.read(topic, p, '0', Number(end))));
-  return out;
-}
 
 function tree(log: MemoryCommandLog, group: string, supervision: Partial<typeof config.supervision>, onFatal: (path: string) => void = () => undefined): Tree {
   const cfg = { ...config, kafka: { ...config.kafka, groupId: group }, supervision: { ...config.supervision, ...supervision } };
@@ -76,7 +66,7 @@ describe('the ingest actor', () => {
     await vi.waitFor(async () => expect(await allSettled(log, { topic: config.kafka.topic, groupId: 'ia1', clusters: stores.keys() })).toBe(true), { timeout: 60_000, interval: 50 });
     await t.stop(5_000);
     expect(defect.crashes()).toBe(1);
-    const expected = expectedState(await readAll(log, config.kafka.topic));
+    const expected = expectedState(await readLog(log, config.kafka.topic));
     expect(await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expected, 'ia1-')).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
   }, 90_000);
 

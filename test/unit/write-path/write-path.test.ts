@@ -1,34 +1,23 @@
 // The write path end to end on the embedded stand-ins: Kafka-shaped log → ingest → shard writers → stores.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryCommandLog } from '../../../adapters/kafka/memory-command-log.ts';
-import { createShardStores } from '../../../adapters/pg/index.ts';
 import type { ShardStore } from '../../../adapters/pg/port.ts';
 import { clusterOfShard, createTree, type Tree } from '../../../actors/tree.ts';
 import { loadConfig } from '../../../config/index.ts';
 import { systemClock } from '../../../lib/clock.ts';
 import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
+import { closeStores, migratedStores, readLog } from '../../support/embedded-stores.ts';
 import { allSettled } from '../../support/settled.ts';
-import { commandStream, expectedState, type ModelRecord } from '../../support/reference-model.ts';
+import { commandStream, expectedState } from '../../support/reference-model.ts';
 
 const config = loadConfig({ env: {}, overrides: { shards: { count: 8 }, writer: { batchSize: 50, batchWindowMs: 5, mailboxCapacity: 64 }, kafka: { partitions: 4 } } });
 const logger = silentLogger();
 let stores: Map<string, ShardStore>;
 
-beforeAll(async () => {
-  stores = await createShardStores(config, logger);
-  for (const s of stores.values()) await s.migrate();
-}, 60_000);
-afterAll(async () => {
-  for (const s of stores.values()) await s.close();
-});
+beforeAll(async () => void (stores = await migratedStores(config, logger)), 60_000);
+afterAll(() => closeStores(stores));
 
-async function readAll(log: MemoryCommandLog, topic: string): Promise<ModelRecord[]> {
-  const out: ModelRecord[] = [];
-  const ends = await log.endOffsets(topic);
-  for (const [p, end] of ends) out.push(...(await log.read(topic, p, '0', Number(end))));
-  return out;
-}
 
 /** Offsets committed and holds drained (a cluster slow for a moment on a loaded machine is held and re-fed). */
 function allCommitted(log: MemoryCommandLog, group: string, topic: string): Promise<boolean> {
@@ -54,7 +43,7 @@ describe('write path (embedded)', () => {
     await vi.waitFor(async () => expect(await allCommitted(log, 'g1', config.kafka.topic)).toBe(true), { timeout: 30_000, interval: 50 });
     await t.stop(5_000);
 
-    const expected = expectedState(await readAll(log, config.kafka.topic));
+    const expected = expectedState(await readLog(log, config.kafka.topic));
     expect(expected.invalid).toHaveLength(3);
     const drift = await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expected, 't1-');
     expect(drift).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
@@ -108,7 +97,7 @@ describe('write path (embedded)', () => {
     await t.stop(5_000);
     expect(calls).toBeGreaterThanOrEqual(14);
     expect(restarts).toBeGreaterThan(0);
-    const expected = expectedState(await readAll(log, config.kafka.topic));
+    const expected = expectedState(await readLog(log, config.kafka.topic));
     expect(await compareWithModel(stores.values(), config.shards.count, (s) => clusterOfShard(config, s), expected, 't2-')).toEqual({ missing: [], extra: [], wrong: [], wrongCounts: [] });
   }, 90_000);
 });
