@@ -185,6 +185,7 @@ export function createTree(deps: TreeDeps): Tree {
         onApplied: (p, o, a) => applied.applied(p, o, a),
         ...(deps.hooks?.onRefed ? { onRefed: (n: number) => deps.hooks!.onRefed!(cluster, n) } : {}),
         signal: abort.signal,
+        ...(deps.inspection ? { inspect: deps.inspection } : {}),
       }),
     );
   }

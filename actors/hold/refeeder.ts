@@ -14,10 +14,9 @@ import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
 import { heldPosition } from './hold-topic.ts';
 import { sendWithin } from './send-within.ts';
-import { classify } from '../../lib/classify.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
-import { retryEveryError } from '../../machines/retry/session.ts';
+import type { InspectionBus } from '../../machines/inspection.ts';
+import { readCommitted } from '../ingest/read-committed.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface RefeederDeps {
@@ -38,6 +37,8 @@ export interface RefeederDeps {
   /** Commands handed to the writers (for the drain rate metric). */
   onRefed?: (n: number) => void;
   signal: AbortSignal;
+  /** Where the rewind's retries are reported (the dashboard's retry card). */
+  inspect?: Pick<InspectionBus, 'publish'>;
 }
 
 const RETRY_MS = 50;
@@ -354,15 +355,13 @@ export class Refeeder {
       this.generation++;
       this.trackers.clear();
       this.notHandedOver.clear();
-      const read = await runWithRetry(() => this.deps.log.committed(this.deps.groupId, this.deps.holdTopic), {
+      const read = await readCommitted(() => this.deps.log.committed(this.deps.groupId, this.deps.holdTopic), {
         kind: 'refeeder-rewind',
         detail: this.deps.cluster,
         clock: this.deps.clock,
         signal: this.deps.signal,
-        policy: { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2, retries: Number.POSITIVE_INFINITY },
-        classify: retryEveryError(classify),
-        rebuildOnReroute: false,
-        onRetry: ({ error, delayMs }) => this.deps.logger.warn({ cluster: this.deps.cluster, err: errorMessage(error), retryInMs: delayMs, reason }, 're-feeder rewind: the committed offsets could not be read; retrying'),
+        ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
+        onRetry: (err, retryInMs) => this.deps.logger.warn({ cluster: this.deps.cluster, err: errorMessage(err), retryInMs, reason }, 're-feeder rewind: the committed offsets could not be read; retrying'),
       });
       if (!read.ok) return; // stopping
       const committed = read.value;

@@ -13,11 +13,9 @@ import { sendWithin } from '../hold/send-within.ts';
 import type { ActorHandle } from '../runtime/system.ts';
 import type { Applied, ShardWriterMsg, WriteItem } from '../shard-writer/messages.ts';
 import { PartitionTracker, type TrackedOffset } from './offset-tracker.ts';
-import { classify } from '../../lib/classify.ts';
+import { readCommitted } from './read-committed.ts';
 import { ErrorCodes, errorMessage, TagstreamError } from '../../lib/errors.ts';
 import type { InspectionBus } from '../../machines/inspection.ts';
-import { runWithRetry } from '../../machines/retry/run-with-retry.ts';
-import { retryEveryError } from '../../machines/retry/session.ts';
 
 export interface IngestDeps {
   log: CommandLog;
@@ -278,15 +276,12 @@ export class Ingest {
       this.generation++;
       this.trackers.clear();
       this.outstanding.clear();
-      const read = await runWithRetry(async () => ({ committed: await this.deps.log.committed(this.deps.groupId, this.deps.topic), partitions: await this.deps.log.partitionCount(this.deps.topic) }), {
+      const read = await readCommitted(async () => ({ committed: await this.deps.log.committed(this.deps.groupId, this.deps.topic), partitions: await this.deps.log.partitionCount(this.deps.topic) }), {
         kind: 'ingest-rewind',
         clock: this.deps.clock,
         signal: this.deps.signal,
-        policy: { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 0.2, retries: Number.POSITIVE_INFINITY },
-        classify: retryEveryError(classify),
-        rebuildOnReroute: false,
         ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
-        onRetry: ({ error, delayMs }) => this.deps.logger.warn({ err: errorMessage(error), retryInMs: delayMs, reason }, 'rewind: the committed offsets could not be read; retrying'),
+        onRetry: (err, retryInMs) => this.deps.logger.warn({ err: errorMessage(err), retryInMs, reason }, 'rewind: the committed offsets could not be read; retrying'),
       });
       if (!read.ok) return; // stopping
       const { committed, partitions } = read.value;

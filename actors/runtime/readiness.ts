@@ -1,6 +1,6 @@
 // What the actor tree says about readiness (/readyz, /status): a stopped actor is not doing its work, and the
-// loops the daemon cannot serve without — the ingest and the failover monitors — are not ready while their supervisor restarts
-// them either (a shard writer restarting is the breaker's and the hold's business).
+// loops the daemon cannot serve without — the ingest and the failover monitors — are not ready while their
+// supervisor restarts them either (a shard writer restarting is the breaker's and the hold's business).
 import type { ActorInfo } from './system.ts';
 
 /** Kinds whose restart makes the daemon not ready until it is running again: the ingest and the failover monitors. */

@@ -5,15 +5,12 @@
 // primary (found by the fleet's one-sided-partition chaos test, issue 14). A rewind now holds back batches and
 // commits until its seek, like the ingest's.
 import { describe, expect, it } from 'vitest';
-import { Refeeder } from '../../../actors/hold/refeeder.ts';
 import { heldMessage } from '../../../actors/hold/hold-topic.ts';
 import type { ActorHandle } from '../../../actors/runtime/system.ts';
 import type { ShardWriterMsg, WriteItem } from '../../../actors/shard-writer/messages.ts';
 import type { CommandLog, LogBatch, SubscribeOptions, Subscription } from '../../../adapters/kafka/port.ts';
-import { SimulatedClock } from '../../../lib/clock.ts';
-import { defaultLimits } from '../../../lib/command.ts';
-import { silentLogger } from '../../../lib/logger.ts';
 import { commandStream } from '../../support/reference-model.ts';
+import { testRefeeder } from '../../support/refeeder.ts';
 
 const TOPIC = 'cmds.hold.pg0';
 
@@ -41,7 +38,7 @@ function harness() {
   } as unknown as CommandLog;
   const sent: WriteItem[] = [];
   const writer = { tell: (m: ShardWriterMsg) => (m.type === 'shard.write' && sent.push(...m.items), true) } as unknown as ActorHandle<ShardWriterMsg>;
-  const r = new Refeeder({ log, cluster: 'pg0', holdTopic: TOPIC, groupId: 'g.hold.pg0', shardCount: 4, limits: defaultLimits, writerFor: () => writer, dlq: { send: async () => undefined }, clock: new SimulatedClock(0), logger: silentLogger(), ratePerSec: 100_000, commitIntervalMs: 60_000, signal: new AbortController().signal });
+  const r = testRefeeder(log, 'pg0', TOPIC, { writerFor: () => writer, ratePerSec: 100_000, commitIntervalMs: 60_000 });
   return { r, sent, seeks, commits, deliver: (b: LogBatch) => opts.eachBatch(b), assign: () => opts.onAssign!([{ topic: TOPIC, partition: 0 }]), answer: (o: string) => answer(new Map([[0, o]])) };
 }
 

@@ -5,13 +5,8 @@
 // further on — and the new generation's tracker started there: the records in between were never re-fed, and
 // the hold topic's offset could commit past them. A stale batch now leaves the position alone.
 import { describe, expect, it } from 'vitest';
-import { Refeeder } from '../../../actors/hold/refeeder.ts';
-import type { ActorHandle } from '../../../actors/runtime/system.ts';
-import type { ShardWriterMsg } from '../../../actors/shard-writer/messages.ts';
 import type { CommandLog, LogBatch, SubscribeOptions, Subscription } from '../../../adapters/kafka/port.ts';
-import { SimulatedClock } from '../../../lib/clock.ts';
-import { defaultLimits } from '../../../lib/command.ts';
-import { silentLogger } from '../../../lib/logger.ts';
+import { testRefeeder } from '../../support/refeeder.ts';
 
 const TOPIC = 'cmds.hold.pg0';
 
@@ -31,21 +26,7 @@ describe('re-feeder: a batch from before a rebalance', () => {
       },
       committed: async () => new Map(),
     } as unknown as CommandLog;
-    const r = new Refeeder({
-      log,
-      cluster: 'pg0',
-      holdTopic: TOPIC,
-      groupId: 'g.hold.pg0',
-      shardCount: 4,
-      limits: defaultLimits,
-      writerFor: () => ({ tell: () => true }) as unknown as ActorHandle<ShardWriterMsg>,
-      dlq: { send: async () => undefined },
-      clock: new SimulatedClock(0),
-      logger: silentLogger(),
-      ratePerSec: 1_000,
-      commitIntervalMs: 1_000,
-      signal: new AbortController().signal,
-    });
+    const r = testRefeeder(log, 'pg0', TOPIC);
     const started = r.start();
     await new Promise((res) => setImmediate(res));
     opts.onAssign!([{ topic: TOPIC, partition: 0 }]);

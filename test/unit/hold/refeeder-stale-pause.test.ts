@@ -2,13 +2,8 @@
 // partitions 0–3, resumed holding 0–1, then handed 2–3 back by a later rebalance, must not leave 2–3 paused: in a
 // fleet bench that kept one hold-topic partition undrained (committed at 0) long after the cluster was writable.
 import { describe, expect, it } from 'vitest';
-import { Refeeder } from '../../../actors/hold/refeeder.ts';
-import type { ActorHandle } from '../../../actors/runtime/system.ts';
-import type { ShardWriterMsg } from '../../../actors/shard-writer/messages.ts';
 import type { CommandLog, SubscribeOptions, Subscription } from '../../../adapters/kafka/port.ts';
-import { SimulatedClock } from '../../../lib/clock.ts';
-import { defaultLimits } from '../../../lib/command.ts';
-import { silentLogger } from '../../../lib/logger.ts';
+import { testRefeeder } from '../../support/refeeder.ts';
 
 const TOPIC = 'cmds.hold.pg1';
 
@@ -34,21 +29,7 @@ function fakeLog() {
 describe('re-feeder pauses across rebalances', () => {
   it('a partition paused under an earlier assignment is resumed when it comes back while the re-feeder runs', async () => {
     const f = fakeLog();
-    const r = new Refeeder({
-      log: f.log,
-      cluster: 'pg1',
-      holdTopic: TOPIC,
-      groupId: 'g.hold.pg1',
-      shardCount: 4,
-      limits: defaultLimits,
-      writerFor: () => ({ tell: () => true }) as unknown as ActorHandle<ShardWriterMsg>,
-      dlq: { send: async () => undefined },
-      clock: new SimulatedClock(0),
-      logger: silentLogger(),
-      ratePerSec: 1_000,
-      commitIntervalMs: 1_000,
-      signal: new AbortController().signal,
-    });
+    const r = testRefeeder(f.log, 'pg1', TOPIC);
     await r.start();
     f.assign([0, 1, 2, 3]);
     r.suspend();
