@@ -82,7 +82,8 @@ const FAILING_FOR_MS = 1_000;
 /**
  * An unwritable cluster is held: new commands go to its hold topic and its re-feeder is suspended, so nothing is
  * applied to it unless a writer is still retrying. Once no failure came for this long, it is writable on trial
- * (the re-feeder resumes): a success clears the mark, the next failure makes it unwritable again at once.
+ * (the re-feeder resumes): a success clears the mark, the next failure makes it unwritable again at once. A trial
+ * does not release the hold: only once a write of the trial worked do new commands go to the writers again.
  */
 export const WRITES_TRIAL_AFTER_MS = 5_000;
 const PROBE_CACHE_MS = 50;
@@ -94,6 +95,8 @@ export class HoldBoard {
   private readonly lastOk = new Map<string, number>();
   private readonly probed = new Map<string, { at: number; w: Writability }>();
   private readonly failing = new Map<string, { since: number; last: number; error: string }>();
+  /** Per cluster on trial: the drain group's committed offsets (summed) when the trial was first measured. */
+  private readonly trialFrom = new Map<string, bigint>();
   private writableProbe: (cluster: string) => Writability = () => ({ ok: true });
   private timer: TimerHandle | null = null;
   private stopped = false;
@@ -133,6 +136,32 @@ export class HoldBoard {
   noteApplyOk(cluster: string): void {
     if (this.failing.size > 0) this.failing.delete(cluster);
     this.lastOk.set(cluster, this.deps.clock.now());
+  }
+
+  /** Writes failed and none has worked since, but none failed lately either: writable only to try (see above). */
+  onTrial(cluster: string): boolean {
+    const f = this.failing.get(cluster);
+    return !!f && this.deps.clock.now() - f.last >= WRITES_TRIAL_AFTER_MS;
+  }
+
+  /**
+   * A trial's write may be another daemon's: the drain group is shared, so a re-feeder elsewhere that applied and
+   * replicated held commands commits past them. Committed offsets that moved during the trial end it as a success.
+   */
+  private trialProgress(cluster: string, committed: Map<number, string>): void {
+    if (!this.onTrial(cluster)) {
+      this.trialFrom.delete(cluster);
+      return;
+    }
+    let sum = 0n;
+    for (const o of committed.values()) sum += BigInt(o);
+    const from = this.trialFrom.get(cluster);
+    if (from === undefined) this.trialFrom.set(cluster, sum);
+    else if (sum > from) {
+      this.deps.logger.info({ cluster, committed: String(sum - from) }, 'held commands applied during the trial: the cluster takes writes again');
+      this.trialFrom.delete(cluster);
+      this.noteApplyOk(cluster);
+    }
   }
 
   /** The cluster applied something within the last `withinMs`: slow, not stuck. */
@@ -244,6 +273,7 @@ export class HoldBoard {
     for (const [p, end] of ends) depth += Math.max(0, Number(BigInt(end) - BigInt(committed.get(p) ?? '0')));
     const now = this.deps.clock.now();
     s.depth = depth;
+    this.trialProgress(cluster, committed);
     const before = s.writable;
     s.writable = this.writable(cluster);
     if (s.held && (before.ok !== s.writable.ok || before.reason !== s.writable.reason)) {
@@ -265,8 +295,9 @@ export class HoldBoard {
         drain.resume();
       } else if (drain.running && !s.held) await drain.stop();
       // Only a hold older than this measurement's view, and only if the cluster is still writable now: a hold
-      // begun while we awaited the log or the re-feeder's start has reasons this view did not see.
-      if (s.held && backlog <= this.deps.config.releaseBelow && (s.since ?? now) <= now && this.writable(cluster).ok) {
+      // begun while we awaited the log or the re-feeder's start has reasons this view did not see. Not on trial:
+      // the re-feeder tries the cluster, new commands wait in the hold topic until one of its writes worked.
+      if (s.held && backlog <= this.deps.config.releaseBelow && (s.since ?? now) <= now && this.writable(cluster).ok && !this.onTrial(cluster)) {
         this.deps.logger.warn({ cluster, depth, backlog, heldForMs: now - (s.since ?? now) }, 'hold released: commands go straight to the writers again (the re-feeder drains the rest)');
         s.held = false;
         s.since = null;

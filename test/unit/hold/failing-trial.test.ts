@@ -13,7 +13,8 @@ import { silentLogger } from '../../../lib/logger.ts';
 
 function board() {
   const clock = new SimulatedClock(0);
-  const log = { endOffsets: async () => new Map([[0, '10']]), committed: async () => new Map([[0, '0']]), read: async () => [] } as unknown as CommandLog;
+  const offsets = { end: 10, committed: 0 };
+  const log = { endOffsets: async () => new Map([[0, String(offsets.end)]]), committed: async () => new Map([[0, String(offsets.committed)]]), read: async () => [] } as unknown as CommandLog;
   const calls: string[] = [];
   let running = false;
   let suspended = false;
@@ -37,7 +38,7 @@ function board() {
     stop: async () => void (running = false),
   };
   const b = new HoldBoard({ log, clusters: ['a'], holdTopic: () => 'h', drainGroup: () => 'g', drain: () => drain, config: { enabled: true, stallMs: 3_000, pollMs: 500, releaseBelow: 500 }, clock, logger: silentLogger() });
-  return { b, clock, calls, drain };
+  return { b, clock, calls, drain, offsets };
 }
 
 describe('hold board: writes failing', () => {
@@ -73,6 +74,44 @@ describe('hold board: writes failing', () => {
     // A success clears it.
     b.noteApplyOk('a');
     clock.increment(60);
+    expect(b.writable('a').ok).toBe(true);
+  });
+
+  it('a trial is not a release: the cluster stays held until a write of the trial works', async () => {
+    const { b, clock, drain } = board();
+    drain.unread = () => 0; // the re-feeder handed everything it read to the writers
+    b.noteApplyFailed('a', new Error('connect ECONNREFUSED'));
+    clock.increment(1_000);
+    await b.pollOnce();
+    expect(b.isHeld('a')).toBe(true);
+    clock.increment(WRITES_TRIAL_AFTER_MS);
+    await b.pollOnce(); // on trial: the re-feeder resumes, nothing has worked yet
+    expect(b.isHeld('a')).toBe(true);
+    expect(b.holdReason('a')).not.toBeNull(); // new commands still go to the hold topic
+    clock.increment(500);
+    await b.pollOnce();
+    expect(b.isHeld('a')).toBe(true);
+    b.noteApplyOk('a'); // a trial write worked
+    clock.increment(500);
+    await b.pollOnce();
+    expect(b.isHeld('a')).toBe(false);
+  });
+
+  it("in a fleet, another daemon's re-feeder committing held commands is a write of the trial that worked", async () => {
+    const { b, clock, drain, offsets } = board();
+    drain.unread = () => 0; // this daemon's re-feeder owns no hold partition with records
+    b.noteApplyFailed('a', new Error('connect ECONNREFUSED'));
+    clock.increment(1_000);
+    await b.pollOnce();
+    clock.increment(WRITES_TRIAL_AFTER_MS);
+    await b.pollOnce();
+    clock.increment(500);
+    await b.pollOnce();
+    expect(b.isHeld('a')).toBe(true); // nothing committed during the trial
+    offsets.committed = 4; // applied and replicated by another daemon, committed in the shared drain group
+    clock.increment(500);
+    await b.pollOnce();
+    expect(b.isHeld('a')).toBe(false);
     expect(b.writable('a').ok).toBe(true);
   });
 });
