@@ -26,6 +26,11 @@ export interface OpenLoopOptions {
   maxInFlight?: number;
   /** Counts an answer as an error unless this says ok (default: 2xx). */
   ok?: (status: number, target: Target) => boolean;
+  /**
+   * Connections to use and keep (the caller destroys it): a warm-up's pool handed to the measured phase, so that
+   * the phase does not begin by opening its connections. Default: a pool of the run's own, closed at its end.
+   */
+  pool?: RawHttpPool;
 }
 
 export interface LoadResult {
@@ -39,6 +44,8 @@ export interface LoadResult {
   statuses: Map<number, number>;
   /** Each answer's scheduled time (ms after the start), latency (ms) and endpoint: when the slow ones came. */
   timeline: Array<{ at: number; ms: number; name: string }>;
+  /** TCP connections the generator opened during the run (each an accept and a new parser on the server). */
+  connectionsOpened: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -47,11 +54,12 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
-  const pool = new RawHttpPool(opts.port, opts.maxInFlight ?? 256);
+  const pool = opts.pool ?? new RawHttpPool(opts.port, opts.maxInFlight ?? 256);
+  const opened0 = pool.opened;
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
-  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map(), timeline: [] };
+  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map(), timeline: [], connectionsOpened: 0 };
   const fail = (why: string) => {
     res.errors++;
     if (res.errorSamples.length < 10) res.errorSamples.push(why);
@@ -106,7 +114,8 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
     tick();
   });
   await Promise.all(pending);
-  pool.destroy();
+  res.connectionsOpened = pool.opened - opened0;
+  if (!opts.pool) pool.destroy();
   for (const l of res.latencies.values()) l.sort((a, b) => a - b);
   res.all.sort((a, b) => a - b);
   return res;

@@ -88,6 +88,8 @@ class Conn {
 export class RawHttpPool {
   private readonly idle: Conn[] = [];
   private open = 0;
+  /** Connections this pool has opened, ever (a phase's count is the difference). */
+  opened = 0;
 
   constructor(
     private readonly port: number,
@@ -105,6 +107,7 @@ export class RawHttpPool {
       if (!conn) {
         if (this.open >= this.maxSockets) return reject(new Error('no free connection'));
         this.open++;
+        this.opened++;
         conn = new Conn(this.port, (c) => this.idle.push(c));
         conn.socket.once('close', () => this.open--);
       }

@@ -19,6 +19,7 @@ import { sleep, systemClock } from '../lib/clock.ts';
 import { ensureServices, killRedis, redisState, startRedis, contRedis } from '../services/index.ts';
 import { run } from '../services/proc.ts';
 import { closedLoop, openLoop, percentile, type LoadResult, type Target } from './open-loop.ts';
+import { RawHttpPool } from './raw-http.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const arg = (name: string, dflt: number) => {
@@ -154,20 +155,37 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Runs one measured phase: latencies, the daemon's CPU per request, where the answers came from. */
-async function measure(port: number, pid: number, load: () => Promise<LoadResult>): Promise<{ r: LoadResult; cpuUsPerReq: number; from: Array<readonly [string, number]> }> {
+async function measure(port: number, pid: number, load: () => Promise<LoadResult>): Promise<{ r: LoadResult; cpuUsPerReq: number; from: Array<readonly [string, number]>; gc: string }> {
   const before = await sources(port);
   const cpu0 = cpuSeconds(pid);
   const r = await load();
   const cpuUsPerReq = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.all.length); // per answer (2xx)
-  return { r, cpuUsPerReq, from: diff(before, await sources(port)) };
+  const after = await sources(port);
+  return { r, cpuUsPerReq, from: diff(before, after).filter(([k]) => !k.startsWith('gc:')), gc: gcSummary(before, after) };
 }
 
-/** Read answers by endpoint and source over a phase, from the daemon's own counters. */
+/**
+ * Read answers by endpoint and source over a phase, and the daemon's garbage collections (prom-client's
+ * nodejs_gc_duration_seconds histogram, as `gc:<kind>:count|sum|over100ms`), from the daemon's own metrics.
+ */
 async function sources(port: number): Promise<Map<string, number>> {
   const r = await request(port, 'GET', '/metrics', new http.Agent());
   const out = new Map<string, number>();
   for (const m of r.body.matchAll(/^tagstream_read_requests_total\{endpoint="([^"]+)",source="([^"]+)"\} (\d+)/gm)) out.set(`${m[1]}:${m[2]}`, Number(m[3]));
+  for (const m of r.body.matchAll(/^tagstream_nodejs_gc_duration_seconds_(count|sum)\{kind="([^"]+)"\} (\S+)/gm)) out.set(`gc:${m[2]}:${m[1]}`, Number(m[3]));
+  for (const m of r.body.matchAll(/^tagstream_nodejs_gc_duration_seconds_bucket\{le="0\.1",kind="([^"]+)"\} (\S+)/gm)) out.set(`gc:${m[1]}:le100ms`, Number(m[2]));
   return out;
+}
+
+/** The phase's collections by kind: how many, their total pause, and how many paused over 100 ms. */
+function gcSummary(a: Map<string, number>, b: Map<string, number>): string {
+  const d = (k: string) => (b.get(k) ?? 0) - (a.get(k) ?? 0);
+  const kinds = [...new Set([...b.keys()].filter((k) => k.startsWith('gc:')).map((k) => k.split(':')[1]!))];
+  return kinds
+    .map((k) => ({ k, n: d(`gc:${k}:count`), ms: d(`gc:${k}:sum`) * 1000, slow: d(`gc:${k}:count`) - d(`gc:${k}:le100ms`) }))
+    .filter((g) => g.n > 0)
+    .map((g) => `${g.k} ${g.n} (${Math.round(g.ms)} ms${g.slow > 0 ? `, ${g.slow} over 100 ms` : ''})`)
+    .join(', ');
 }
 const diff = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
 
@@ -183,8 +201,10 @@ async function httpFloor(seconds: number): Promise<LoadResult & { capacityPerS: 
       server.stdout!.once('data', () => resolve());
       server.once('exit', (c) => reject(new Error(`bare HTTP server exited (${c})`)));
     });
-    await openLoop({ port, rate: RATE, durationMs: 1_000, next: () => ({ name: 'bare', path: '/' }) }); // warm-up
-    const r = await openLoop({ port, rate: RATE, durationMs: seconds * 1000, next: () => ({ name: 'bare', path: '/' }), maxInFlight: 512 });
+    const pool = new RawHttpPool(port, 512); // the warm-up's connections carry the measured phase, as for the daemon
+    await openLoop({ port, rate: RATE, durationMs: 1_000, next: () => ({ name: 'bare', path: '/' }), pool, maxInFlight: 512 }); // warm-up
+    const r = await openLoop({ port, rate: RATE, durationMs: seconds * 1000, next: () => ({ name: 'bare', path: '/' }), maxInFlight: 512, pool });
+    pool.destroy();
     // What the machine answers at all, the same closed loop as the daemon's capacity below (32 clients).
     const capacity = await closedLoop({ port, concurrency: 32, durationMs: 3_000, next: () => ({ name: 'bare', path: '/' }) });
     return { ...r, capacityPerS: Math.round(capacity.perSecond) };
@@ -227,7 +247,7 @@ function mix(tokens: Map<string, string>, search: boolean): ((i: number) => Targ
 
 function summary(label: string, r: LoadResult): string {
   const per = [...r.latencies].map(([n, l]) => `${n} ${round(percentile(l, 50))}/${round(percentile(l, 99))}`).join(', ');
-  return `${label.padEnd(14)} ${String(Math.round(r.achievedRate)).padStart(6)}/s  p50 ${round(percentile(r.all, 50)).toFixed(2)} ms  p99 ${round(percentile(r.all, 99)).toFixed(2)} ms  max ${round(r.all.at(-1) ?? NaN, 1)} ms  errors ${r.errors}  [p50/p99 ms: ${per}]\n${tail(r)}`;
+  return `${label.padEnd(14)} ${String(Math.round(r.achievedRate)).padStart(6)}/s  p50 ${round(percentile(r.all, 50)).toFixed(2)} ms  p99 ${round(percentile(r.all, 99)).toFixed(2)} ms  max ${round(r.all.at(-1) ?? NaN, 1)} ms  errors ${r.errors}  connections opened ${r.connectionsOpened}  [p50/p99 ms: ${per}]\n${tail(r)}`;
 }
 
 /**
@@ -275,6 +295,7 @@ async function main(): Promise<void> {
     }
   }
   let redisKilled = false;
+  let pool: RawHttpPool | undefined;
   try {
     const t0 = systemClock.now();
     const tokens = await seed(port, id);
@@ -284,13 +305,21 @@ async function main(): Promise<void> {
     const entityPct = 100 - POPULAR_PCT - (search ? SEARCH_PCT : 0);
     log(`mix: entity tags ${entityPct}% (a third with a token), popular tags ${POPULAR_PCT}%${search ? `, search ${SEARCH_PCT}%` : ' (no /v1/search route in this daemon: search left out)'}`);
     const next = mix(tokens, search);
-    const load = (seconds: number) => openLoop({ port, rate: RATE, durationMs: seconds * 1000, next, timeoutMs: 2_000, maxInFlight: 512 });
+    // One pool of connections for the warm-ups and the phases: a phase that began by opening its connections
+    // measured the accept storm (hundreds of connections at once while the first answers queue), not the reads.
+    pool = new RawHttpPool(port, 512);
+    const load = (seconds: number, rate = RATE) => openLoop({ port, rate, durationMs: seconds * 1000, next, timeoutMs: 2_000, maxInFlight: 512, pool });
 
-    await load(3); // warm-up: caches filled, connections open, JIT warm
+    // Warm-up: caches filled, connections open, JIT warm — ramped, as a service's traffic arrives: at the full
+    // rate at once, a cold daemon (every entity a cache miss, read from a replica) fell seconds behind, the
+    // generator opened 600 connections, and the measured phase began inside that backlog.
+    const ramp = await load(2, Math.round(RATE / 5));
+    const warmUp = await load(3);
+    log(`warm-up 2 s at ${Math.round(RATE / 5)}/s then 3 s at ${RATE}/s: p99 ${round(percentile(ramp.all, 99))} / ${round(percentile(warmUp.all, 99))} ms, ${ramp.connectionsOpened + warmUp.connectionsOpened} connections opened (kept for the phases)`);
     const h = await measure(port, daemon.pid!, () => load(SECONDS));
     const healthy = h.r;
     log(summary('redis healthy', healthy));
-    log(`  daemon CPU ${Math.round(h.cpuUsPerReq)} µs per answer; answered from: ${h.from.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log(`  daemon CPU ${Math.round(h.cpuUsPerReq)} µs per answer; answered from: ${h.from.map(([k, v]) => `${k} ${v}`).join(', ')}; GC: ${h.gc || 'none'}`);
     log(`  read side after: ${await readSideState(port)}`);
 
     // What the daemon can answer at all on this machine (closed loop, 32 clients): the mix, then each endpoint.
@@ -311,7 +340,7 @@ async function main(): Promise<void> {
     const dd = await measure(port, daemon.pid!, () => load(SECONDS));
     const dead = dd.r;
     log(summary('redis dead', dead));
-    log(`  daemon CPU ${Math.round(dd.cpuUsPerReq)} µs per answer; answered from: ${dd.from.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log(`  daemon CPU ${Math.round(dd.cpuUsPerReq)} µs per answer; answered from: ${dd.from.map(([k, v]) => `${k} ${v}`).join(', ')}; GC: ${dd.gc || 'none'}`);
     log(`  read side after: ${await readSideState(port)}`);
     if (healthy.errorSamples.length + dead.errorSamples.length > 0) log(`  error samples: ${[...healthy.errorSamples, ...dead.errorSamples].slice(0, 5).join(' | ')}`);
 
@@ -357,10 +386,13 @@ async function main(): Promise<void> {
         capacity_per_s_by_endpoint: perEndpoint,
         daemon_cpu_us_per_answer_healthy: Math.round(h.cpuUsPerReq),
         daemon_cpu_us_per_answer_redis_dead: Math.round(dd.cpuUsPerReq),
+        gc_healthy: h.gc,
+        gc_redis_dead: dd.gc,
         loadavg_1m: round(loadavg()[0]!, 1),
       }),
     );
   } finally {
+    pool?.destroy();
     if (redisKilled) for (let i = 0; i < redisCount; i++) await startRedis(config, i).catch(() => undefined);
     await stopDaemonProcess(daemon);
   }
