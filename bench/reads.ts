@@ -193,7 +193,7 @@ const diff = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k,
  * The HTTP floor: a bare node:http server in its own process answering a small constant JSON, driven by the same
  * open loop at the same rate. Whatever latency it shows is the machine's (load generator, loopback, scheduling).
  */
-async function httpFloor(seconds: number): Promise<LoadResult & { capacityPerS: number }> {
+async function httpFloor(seconds: number): Promise<LoadResult & { capacityPerS: number; cpuUsPerReq: number }> {
   const port = await freePort();
   const server = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end('{"entity":"x","tags":["a","b"],"source":"cache"}'); }).listen(${port}, '127.0.0.1', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -203,11 +203,13 @@ async function httpFloor(seconds: number): Promise<LoadResult & { capacityPerS: 
     });
     const pool = new RawHttpPool(port, 512); // the warm-up's connections carry the measured phase, as for the daemon
     await openLoop({ port, rate: RATE, durationMs: 1_000, next: () => ({ name: 'bare', path: '/' }), pool, maxInFlight: 512 }); // warm-up
+    const cpu0 = cpuSeconds(server.pid!);
     const r = await openLoop({ port, rate: RATE, durationMs: seconds * 1000, next: () => ({ name: 'bare', path: '/' }), maxInFlight: 512, pool });
+    const cpuUsPerReq = ((cpuSeconds(server.pid!) - cpu0) * 1e6) / Math.max(1, r.all.length);
     pool.destroy();
     // What the machine answers at all, the same closed loop as the daemon's capacity below (32 clients).
     const capacity = await closedLoop({ port, concurrency: 32, durationMs: 3_000, next: () => ({ name: 'bare', path: '/' }) });
-    return { ...r, capacityPerS: Math.round(capacity.perSecond) };
+    return { ...r, capacityPerS: Math.round(capacity.perSecond), cpuUsPerReq };
   } finally {
     server.kill('SIGKILL');
   }
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
   // The machine's floor first, before our daemon exists: a bare server answering a constant, same generator.
   const floor = await httpFloor(Math.max(3, Math.round(SECONDS / 2)));
   log(summary('bare HTTP', floor) + '   ← the machine: same load generator, a constant answer, before the daemon starts');
-  log(`bare HTTP capacity (closed loop, 32 clients): ${floor.capacityPerS} answers/s`);
+  log(`bare HTTP capacity (closed loop, 32 clients): ${floor.capacityPerS} answers/s; its CPU ${Math.round(floor.cpuUsPerReq)} µs per answer at ${RATE}/s`);
   const id = `bench-reads-${systemClock.now().toString(36)}`;
   const port = await freePort();
   // A brand-new topic is sometimes not in the broker's metadata yet when the daemon creates it and looks it up
@@ -355,7 +357,7 @@ async function main(): Promise<void> {
     const p99h = percentile(healthy.all, 99);
     const p99d = percentile(dead.all, 99);
     const errors = healthy.errors + dead.errors;
-    log(`ratios: offered rate / redis GET limit = ${round(RATE / limit.rps, 3)}; p99 healthy / redis GET p99 = ${round(p99h / limit.p99, 1)}; p99 healthy / bare HTTP p99 = ${round(p99h / percentile(floor.all, 99), 1)} (goal ≤ 3); p99 dead / bare HTTP p99 = ${round(p99d / percentile(floor.all, 99), 1)} (goal ≤ 5); entity capacity / bare capacity = ${round((perEndpoint.entity ?? 0) / floor.capacityPerS, 2)} (goal ≥ 0.5); p99 dead / p99 healthy = ${round(p99d / p99h, 1)}`);
+    log(`ratios: offered rate / redis GET limit = ${round(RATE / limit.rps, 3)}; p99 healthy / redis GET p99 = ${round(p99h / limit.p99, 1)}; p99 healthy / bare HTTP p99 = ${round(p99h / percentile(floor.all, 99), 1)} (goal ≤ 3); p99 dead / bare HTTP p99 = ${round(p99d / percentile(floor.all, 99), 1)} (goal ≤ 5); entity capacity / bare capacity = ${round((perEndpoint.entity ?? 0) / floor.capacityPerS, 2)} (goal ≥ 0.5); daemon CPU per answer / bare server's = ${round(h.cpuUsPerReq / floor.cpuUsPerReq, 1)} healthy, ${round(dd.cpuUsPerReq / floor.cpuUsPerReq, 1)} Redis dead; p99 dead / p99 healthy = ${round(p99d / p99h, 1)}`);
     const bareP99 = percentile(floor.all, 99);
     const capRatio = (perEndpoint.entity ?? 0) / floor.capacityPerS;
     log(`goal (issue 16: p99 ≤ 3× the bare server's healthy, ≤ 5× Redis dead, no errors, entity capacity ≥ 0.5 of the bare server's): ${p99h <= 3 * bareP99 && p99d <= 5 * bareP99 && errors === 0 && capRatio >= 0.5 ? 'met' : 'NOT met'}`);
@@ -379,6 +381,7 @@ async function main(): Promise<void> {
         p50_ms_bare_http: round(percentile(floor.all, 50), 3),
         p99_ms_bare_http: round(percentile(floor.all, 99), 3),
         errors_bare_http: floor.errors,
+        cpu_us_per_answer_bare_http: Math.round(floor.cpuUsPerReq),
         mix_pct: { entity: entityPct, popular: POPULAR_PCT, search: search ? SEARCH_PCT : 0 },
         capacity_per_s_bare_http: floor.capacityPerS,
         entity_capacity_vs_bare: round((perEndpoint.entity ?? 0) / floor.capacityPerS, 3),
