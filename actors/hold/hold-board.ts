@@ -156,8 +156,11 @@ export class HoldBoard {
     let sum = 0n;
     for (const o of committed.values()) sum += BigInt(o);
     const from = this.trialFrom.get(cluster);
-    if (from === undefined) this.trialFrom.set(cluster, sum);
-    else if (sum > from) {
+    if (from === undefined) {
+      this.trialFrom.set(cluster, sum);
+      const f = this.failing.get(cluster);
+      this.deps.logger.info({ cluster, lastError: f?.error, quietMs: f ? this.deps.clock.now() - f.last : undefined }, 'writes stopped failing: trying the cluster through the re-feeder; it stays held until a re-fed write works');
+    } else if (sum > from) {
       this.deps.logger.info({ cluster, committed: String(sum - from) }, 'held commands applied during the trial: the cluster takes writes again');
       this.trialFrom.delete(cluster);
       this.noteApplyOk(cluster);
