@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { fixIdleRequestQueueTimer } from '../../adapters/kafka/request-queue-fix.ts';
 import { javaBin, resolveJavaHome } from '../java.ts';
 import type { KafkaSpec, ServicesLayout } from '../layout.ts';
 import { isAlive, readPid, run, spawnDetached, terminate, waitFor, writePid } from '../proc.ts';
@@ -60,6 +61,7 @@ log4j.logger.state.change.logger=WARN
 
 /** Resolves once the broker answers metadata requests (and so accepts topic creation and produce). */
 export async function waitKafkaReady(spec: KafkaSpec, timeoutMs: number): Promise<void> {
+  fixIdleRequestQueueTimer(); // kafkajs' 1 ms idle timer (TimeoutNegativeWarning): see the adapter's fix
   const kafka = new Kafka({ clientId: 'tagstream-services', brokers: [`127.0.0.1:${spec.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1_000 });
   await waitFor(`kafka on ${spec.port}`, async () => {
     if (kafkaPid(spec) === undefined) throw new Error(`broker exited: see ${spec.logFile} and ${spec.dir}/logs/server.log`);
@@ -81,6 +83,7 @@ export async function waitKafkaReady(spec: KafkaSpec, timeoutMs: number): Promis
 
 /** The first group lookup creates __consumer_offsets; do it here so the first consumer does not wait on it. */
 async function warmGroupCoordinator(spec: KafkaSpec): Promise<void> {
+  fixIdleRequestQueueTimer();
   const kafka = new Kafka({ clientId: 'tagstream-services', brokers: [`127.0.0.1:${spec.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const admin = kafka.admin();
   try {
