@@ -41,6 +41,9 @@ interface Sample {
   t: number;
   rss: number;
   heap: number;
+  /** V8's committed heap (all spaces), and its new space: what RSS follows when the live heap does not grow. */
+  heapTotal: number;
+  newSpace: number;
   eldP99: number;
   eldMax: number;
 }
@@ -94,9 +97,11 @@ async function main(): Promise<void> {
       const text = await fetch(`${d.url}/metrics`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text()).catch(() => '');
       const rss = metricValue(text, 'tagstream_process_resident_memory_bytes');
       const heap = metricValue(text, 'tagstream_nodejs_heap_size_used_bytes');
+      const heapTotal = metricValue(text, 'tagstream_nodejs_heap_size_total_bytes') ?? 0;
+      const newSpace = metricValue(text, 'tagstream_nodejs_heap_space_size_total_bytes{space="new"}') ?? 0;
       const p99 = metricValue(text, 'tagstream_event_loop_delay_seconds{quantile="0.99"}');
       const max = metricValue(text, 'tagstream_event_loop_delay_seconds{quantile="max"}');
-      if (rss !== null && heap !== null && p99 !== null && max !== null) samples.push({ t: (now() - t0) / 1000, rss, heap, eldP99: p99, eldMax: max });
+      if (rss !== null && heap !== null && p99 !== null && max !== null) samples.push({ t: (now() - t0) / 1000, rss, heap, heapTotal, newSpace, eldP99: p99, eldMax: max });
       if (healAt !== null && now() >= healAt && current) {
         faults.push(`${((now() - t0) / 1000).toFixed(0)}s heal ${current}: ${await operator(d.url, current, 'heal').catch((e: Error) => e.message)}`);
         current = null;
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
       if (minute > lastMinute) {
         lastMinute = minute;
         const s = samples.at(-1);
-        if (s) log(`  ${minute} min: RSS ${mb(s.rss)} MiB, heap ${mb(s.heap)} MiB, event-loop delay p99 ${(s.eldP99 * 1000).toFixed(1)} ms (max ${(s.eldMax * 1000).toFixed(1)} ms)${current ? `; fault ${current}` : ''}`);
+        if (s) log(`  ${minute} min: RSS ${mb(s.rss)} MiB (V8 committed ${mb(s.heapTotal)}, new space ${mb(s.newSpace)}), heap used ${mb(s.heap)} MiB, event-loop delay p99 ${(s.eldP99 * 1000).toFixed(1)} ms (max ${(s.eldMax * 1000).toFixed(1)} ms)${current ? `; fault ${current}` : ''}`);
       }
     }
   } finally {
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
   const avail = Object.fromEntries(Object.entries(report.endpoints).map(([k, v]) => [k, Number(availability(v).toFixed(4))]));
   for (const f of faults) log(`  fault: ${f}`);
   log(`RSS after warm-up ${mb(mean(firstMinute.map((s) => s.rss)))} MiB → last minute ${mb(mean(lastMinuteS.map((s) => s.rss)))} MiB: ${(rssGrowth * 100).toFixed(1)} % (goal ≤ 10 %)`);
+  log(`  beside it, V8's committed heap ${mb(mean(firstMinute.map((s) => s.heapTotal)))} → ${mb(mean(lastMinuteS.map((s) => s.heapTotal)))} MiB and heap used ${mb(mean(firstMinute.map((s) => s.heap)))} → ${mb(mean(lastMinuteS.map((s) => s.heap)))} MiB (used includes garbage not yet collected; a leak shows as a live heap that grows — heap snapshots)`);
   log(`event-loop delay p99 (median of 10 s windows): first ${(span / 60).toFixed(0)} min ${(eldFirst * 1000).toFixed(2)} ms, last ${(span / 60).toFixed(0)} min ${(eldLast * 1000).toFixed(2)} ms: ${(eldLast / eldFirst).toFixed(2)}× (goal ≤ 1.5×); worst window max ${(Math.max(...samples.map((s) => s.eldMax)) * 1000).toFixed(1)} ms`);
   log(`availability ${JSON.stringify(avail)}; read-your-writes ${report.rywChecks} checks, ${report.rywViolations} violations`);
   log(
@@ -147,6 +153,8 @@ async function main(): Promise<void> {
       rssGrowth: Number(rssGrowth.toFixed(3)),
       heapFirstMiB: Number(mb(mean(firstMinute.map((s) => s.heap)))),
       heapLastMiB: Number(mb(mean(lastMinuteS.map((s) => s.heap)))),
+      heapTotalFirstMiB: Number(mb(mean(firstMinute.map((s) => s.heapTotal)))),
+      heapTotalLastMiB: Number(mb(mean(lastMinuteS.map((s) => s.heapTotal)))),
       eventLoopDelayP99Ms: { first: Number((eldFirst * 1000).toFixed(2)), last: Number((eldLast * 1000).toFixed(2)) },
       eventLoopDelayRatio: Number((eldLast / eldFirst).toFixed(2)),
       availability: avail,
