@@ -221,7 +221,7 @@ async function main(): Promise<void> {
 
   const promotes: number[] = [];
   for (let i = 0; i < PROMOTE_RUNS; i++) promotes.push(await barePromote());
-  log(`bare pg_promote(wait) until writable: ${promotes.map(round).join(', ')} ms`);
+  log(`bare pg_promote(wait) until writable: ${promotes.length ? `${promotes.map(round).join(', ')} ms` : 'not measured (--promote-runs 0)'}`);
 
   const results: Record<'kill' | 'stop', RunResult[]> = { kill: [], stop: [] };
   for (const [kind, n] of [['kill', RUNS], ['stop', FROZEN_RUNS]] as const) {
@@ -287,10 +287,12 @@ async function main(): Promise<void> {
   const pat = stats(patroni);
   log('');
   log(`SIGKILL  RTO p50 ${kill.p50} ms, p99 ${kill.p99} ms, max ${kill.max} ms   (detect p50 ${killParts.detect.p50}, promote p50 ${killParts.promote.p50}, reroute p50 ${killParts.reroute.p50})`);
-  log(`         floor (mean wait for the next probe + bare pg_promote p50) ${round(killFloor)} ms → ${(kill.p50 / killFloor).toFixed(2)}× the floor`);
+  // With --promote-runs 0 the bare promotion is not measured, and neither is a floor that includes it.
+  const vsFloor = (rto: number, floor: number) => (promotes.length ? `${round(floor)} ms → ${(rto / floor).toFixed(2)}× the floor` : 'not measured (--promote-runs 0)');
+  log(`         floor (mean wait for the next probe + bare pg_promote p50) ${vsFloor(kill.p50, killFloor)}`);
   log(`SIGSTOP  RTO p50 ${stop.p50} ms, p99 ${stop.p99} ms, max ${stop.max} ms   (detect p50 ${stopParts.detect.p50}, promote p50 ${stopParts.promote.p50}, reroute p50 ${stopParts.reroute.p50})`);
-  log(`         floor (mean time to ${n} timed-out probes + bare pg_promote p50) ${round(frozenFloor)} ms → ${(stop.p50 / frozenFloor).toFixed(2)}× the floor`);
-  log(`detection → first write on the new primary (both kinds) p50 ${detectToWrite.p50} ms, max ${detectToWrite.max} ms; bare pg_promote p50 ${promote.p50} ms`);
+  log(`         floor (mean time to ${n} timed-out probes + bare pg_promote p50) ${vsFloor(stop.p50, frozenFloor)}`);
+  log(`detection → first write on the new primary (both kinds) p50 ${detectToWrite.p50} ms, max ${detectToWrite.max} ms; bare pg_promote p50 ${promotes.length ? `${promote.p50} ms` : 'not measured'}`);
   if (fleet.kill.length) {
     log(`${DAEMONS} daemons, primary SIGKILL: RTO p50 ${fk.p50} ms, p99 ${fk.p99} ms, max ${fk.max} ms (every daemon routed p50 ${fkRouted.p50}, max ${fkRouted.max}) → ${(fk.p50 / kill.p50).toFixed(2)}× the single daemon's p50; goal p99 ≤ 2000 ms: ${fk.p99 <= 2_000 ? 'met' : 'NOT met'}`);
   }
@@ -317,11 +319,11 @@ async function main(): Promise<void> {
       frozen_rto_max_ms: stop.max,
       detect_to_write_p50_ms: detectToWrite.p50,
       lost,
-      pg_promote_p50_ms: promote.p50,
-      kill_floor_ms: round(killFloor),
-      frozen_floor_ms: round(frozenFloor),
-      kill_vs_floor: Number((kill.p50 / killFloor).toFixed(2)),
-      frozen_vs_floor: Number((stop.p50 / frozenFloor).toFixed(2)),
+      pg_promote_p50_ms: promotes.length ? promote.p50 : null,
+      kill_floor_ms: promotes.length ? round(killFloor) : null,
+      frozen_floor_ms: promotes.length ? round(frozenFloor) : null,
+      kill_vs_floor: promotes.length ? Number((kill.p50 / killFloor).toFixed(2)) : null,
+      frozen_vs_floor: promotes.length ? Number((stop.p50 / frozenFloor).toFixed(2)) : null,
       patroni_runs: patroni.length,
       patroni_rto_p50_ms: patroni.length ? pat.p50 : null,
       speedup: patroni.length ? Number((pat.p50 / kill.p50).toFixed(1)) : null,
