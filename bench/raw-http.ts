@@ -88,8 +88,7 @@ class Conn {
 export class RawHttpPool {
   private readonly idle: Conn[] = [];
   private open = 0;
-  /** Connections this pool has opened, ever (a phase's count is the difference). */
-  opened = 0;
+  private openedTotal = 0;
 
   constructor(
     private readonly port: number,
@@ -107,7 +106,7 @@ export class RawHttpPool {
       if (!conn) {
         if (this.open >= this.maxSockets) return reject(new Error('no free connection'));
         this.open++;
-        this.opened++;
+        this.openedTotal++;
         conn = new Conn(this.port, (c) => this.idle.push(c));
         conn.socket.once('close', () => this.open--);
       }
@@ -121,6 +120,11 @@ export class RawHttpPool {
         },
       });
     });
+  }
+
+  /** Connections this pool has opened, ever (a phase's count is the difference). */
+  get opened(): number {
+    return this.openedTotal;
   }
 
   destroy(): void {

@@ -156,33 +156,43 @@ function cpuSeconds(pid: number): number {
 
 /** Runs one measured phase: latencies, the daemon's CPU per request, where the answers came from. */
 async function measure(port: number, pid: number, load: () => Promise<LoadResult>): Promise<{ r: LoadResult; cpuUsPerReq: number; from: Array<readonly [string, number]>; gc: string }> {
-  const before = await sources(port);
+  const before = await scrape(port);
   const cpu0 = cpuSeconds(pid);
   const r = await load();
   const cpuUsPerReq = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.all.length); // per answer (2xx)
-  const after = await sources(port);
-  return { r, cpuUsPerReq, from: diff(before, after).filter(([k]) => !k.startsWith('gc:')), gc: gcSummary(before, after) };
+  const after = await scrape(port);
+  return { r, cpuUsPerReq, from: diff(readSources(before), readSources(after)), gc: gcSummary(gcCounters(before), gcCounters(after)) };
 }
 
-/**
- * Read answers by endpoint and source over a phase, and the daemon's garbage collections (prom-client's
- * nodejs_gc_duration_seconds histogram, as `gc:<kind>:count|sum|over100ms`), from the daemon's own metrics.
- */
-async function sources(port: number): Promise<Map<string, number>> {
-  const r = await request(port, 'GET', '/metrics', new http.Agent());
+/** The daemon's own metrics, as Prometheus text. */
+async function scrape(port: number): Promise<string> {
+  return (await request(port, 'GET', '/metrics', new http.Agent())).body;
+}
+
+/** Read answers by endpoint and source, from the daemon's counters. */
+function readSources(metrics: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of r.body.matchAll(/^tagstream_read_requests_total\{endpoint="([^"]+)",source="([^"]+)"\} (\d+)/gm)) out.set(`${m[1]}:${m[2]}`, Number(m[3]));
-  for (const m of r.body.matchAll(/^tagstream_nodejs_gc_duration_seconds_(count|sum)\{kind="([^"]+)"\} (\S+)/gm)) out.set(`gc:${m[2]}:${m[1]}`, Number(m[3]));
-  for (const m of r.body.matchAll(/^tagstream_nodejs_gc_duration_seconds_bucket\{le="0\.1",kind="([^"]+)"\} (\S+)/gm)) out.set(`gc:${m[1]}:le100ms`, Number(m[2]));
+  for (const m of metrics.matchAll(/^tagstream_read_requests_total\{endpoint="([^"]+)",source="([^"]+)"\} (\d+)/gm)) out.set(`${m[1]}:${m[2]}`, Number(m[3]));
+  return out;
+}
+
+/** The daemon's garbage collections so far by kind (prom-client's nodejs_gc_duration_seconds histogram). */
+function gcCounters(metrics: string): Map<string, { count: number; sum: number; le100ms: number }> {
+  const out = new Map<string, { count: number; sum: number; le100ms: number }>();
+  const of = (kind: string) => out.get(kind) ?? out.set(kind, { count: 0, sum: 0, le100ms: 0 }).get(kind)!;
+  for (const m of metrics.matchAll(/^tagstream_nodejs_gc_duration_seconds_(count|sum)\{kind="([^"]+)"\} (\S+)/gm)) of(m[2]!)[m[1] as 'count' | 'sum'] = Number(m[3]);
+  for (const m of metrics.matchAll(/^tagstream_nodejs_gc_duration_seconds_bucket\{le="0\.1",kind="([^"]+)"\} (\S+)/gm)) of(m[1]!).le100ms = Number(m[2]);
   return out;
 }
 
 /** The phase's collections by kind: how many, their total pause, and how many paused over 100 ms. */
-function gcSummary(a: Map<string, number>, b: Map<string, number>): string {
-  const d = (k: string) => (b.get(k) ?? 0) - (a.get(k) ?? 0);
-  const kinds = [...new Set([...b.keys()].filter((k) => k.startsWith('gc:')).map((k) => k.split(':')[1]!))];
-  return kinds
-    .map((k) => ({ k, n: d(`gc:${k}:count`), ms: d(`gc:${k}:sum`) * 1000, slow: d(`gc:${k}:count`) - d(`gc:${k}:le100ms`) }))
+function gcSummary(a: ReturnType<typeof gcCounters>, b: ReturnType<typeof gcCounters>): string {
+  return [...b]
+    .map(([k, g]) => {
+      const was = a.get(k) ?? { count: 0, sum: 0, le100ms: 0 };
+      const n = g.count - was.count;
+      return { k, n, ms: (g.sum - was.sum) * 1000, slow: n - (g.le100ms - was.le100ms) };
+    })
     .filter((g) => g.n > 0)
     .map((g) => `${g.k} ${g.n} (${Math.round(g.ms)} ms${g.slow > 0 ? `, ${g.slow} over 100 ms` : ''})`)
     .join(', ');

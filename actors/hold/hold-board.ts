@@ -139,7 +139,7 @@ export class HoldBoard {
   }
 
   /** Writes failed and none has worked since, but none failed lately either: writable only to try (see above). */
-  onTrial(cluster: string): boolean {
+  private onTrial(cluster: string): boolean {
     const f = this.failing.get(cluster);
     return !!f && this.deps.clock.now() - f.last >= WRITES_TRIAL_AFTER_MS;
   }
