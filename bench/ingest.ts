@@ -20,7 +20,8 @@ import { KafkaCommandLog } from '../adapters/kafka/kafka-command-log.ts';
 import { createShardStores } from '../adapters/pg/index.ts';
 import type { AssocWrite } from '../adapters/pg/port.ts';
 import type { Queryable } from '../adapters/pg/queryable.ts';
-import { applyBatchSql, type PipelinedQueryable } from '../adapters/pg/shard-sql.ts';
+import { migrate, TABLES } from '../adapters/pg/schema.ts';
+import { applyBatchSql, foldCountersSql, type PipelinedQueryable } from '../adapters/pg/shard-sql.ts';
 import { clusterOfShard, createTree } from '../actors/tree.ts';
 import { loadConfig } from '../config/index.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -39,6 +40,8 @@ const argNum = (name: string, d: number) => {
 
 /** --sequential: phase 3 sends a batch's statements one at a time (as before 2026-12-05), not in one flight. */
 const SEQUENTIAL = process.argv.includes('--sequential');
+/** Commands per transaction in phase 3 (`--statement-batch`). */
+const STATEMENT_BATCH = argNum('statement-batch', 2_500);
 
 const argStr = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -208,7 +211,7 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
       const cluster = clusterOfShard(config, shard);
       const batch = open.get(cluster)!;
       batch.push({ shard, entity: cmd.entity, tag: cmd.tag, attached: cmd.op === 'attach', partition: shard % config.kafka.partitions, offset: String(i + k), at: cmd.at });
-      if (batch.length === 2_500) {
+      if (batch.length === STATEMENT_BATCH) {
         batches.get(cluster)!.push(batch);
         open.set(cluster, []);
       }
@@ -226,9 +229,27 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
       }),
     ),
   );
+  // The daemon folds each cluster's appended counter deltas every writer.counterFoldMs (1 s by default): so
+  // does this phase, on a session of its own per cluster, and the folds count in its time and CPU.
+  const folders = await Promise.all(
+    clusters.map(async (c) => {
+      const client = new pg.Client({ host: '127.0.0.1', port: c.nodes[0]!.port, user: 'postgres', database: 'tagstream' });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    }),
+  );
+  let writing = true;
   const t0 = Date.now();
   const busy0 = machineBusyUs();
   const cpu0 = ownCpu(pgPids);
+  const folding = folders.map(async (client) => {
+    const q: Queryable = { query: async (text, params) => (await client.query(text, params)).rows as never };
+    while (writing) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await foldCountersSql(q);
+    }
+  });
   await Promise.all(
     clients.map(async ({ cluster, client }) => {
       const queue = batches.get(cluster)!;
@@ -240,7 +261,9 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
   const secs = (Date.now() - t0) / 1000;
   const busy1 = machineBusyUs();
   const cpu1 = await settledCpu(pgPids);
-  for (const { client } of clients) await client.end();
+  writing = false;
+  await Promise.all(folding);
+  for (const client of [...clients.map((c) => c.client), ...folders]) await client.end();
   return { rate: n / secs, usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / n, ...perRow(cpu0, cpu1, n) };
 }
 
@@ -273,13 +296,17 @@ async function bareConsumer(log: KafkaCommandLog, topic: string, events: number)
   return { rate: events / secs, usPerRow: busy0 === null || busy1 === null ? null : (busy1 - busy0) / events };
 }
 
-/** Empties the write path's tables on one primary (after migrations, so they exist). */
+/**
+ * Empties the write path's tables on one primary, migrating it first: a fresh cluster (`--statement-only` starts
+ * no daemon that would migrate it) has no tables yet.
+ */
 async function emptyTables(port: number): Promise<void> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'tagstream' });
   c.on('error', () => undefined);
   await c.connect();
   try {
-    await c.query('TRUNCATE tag_assoc, tag_counts');
+    await migrate({ query: async (text, params) => (await c.query(text, params)).rows as never });
+    await c.query(`TRUNCATE ${Object.values(TABLES).filter((t) => t !== TABLES.migrations).join(', ')}`);
   } finally {
     await c.end();
   }

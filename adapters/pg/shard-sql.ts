@@ -30,33 +30,33 @@ joined AS (
   SELECT b.*, a.attached AS was, a.kafka_offset AS old_offset
   FROM batch b LEFT JOIN tag_assoc a ON a.shard = b.shard AND a.entity = b.entity AND a.tag = b.tag
 ),
+-- The two writes return nothing: what they change is known from joined (exact under the shard lock, see
+-- above), and RETURNING materialized a tuple per row that was read back once. Neither is read below: a
+-- data-modifying CTE runs to completion whether or not the main query reads it.
 inserted AS (
   INSERT INTO tag_assoc (entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at)
   SELECT entity, tag, shard, attached, kafka_partition, kafka_offset, updated_at FROM joined WHERE old_offset IS NULL
-  RETURNING shard, tag, attached::int AS delta
 ),
 updated AS (
   UPDATE tag_assoc a
      SET attached = j.attached, kafka_partition = j.kafka_partition, kafka_offset = j.kafka_offset, updated_at = j.updated_at
     FROM joined j
    WHERE j.old_offset < j.kafka_offset AND a.shard = j.shard AND a.entity = j.entity AND a.tag = j.tag AND a.kafka_offset < j.kafka_offset
-  RETURNING a.shard, a.tag, a.attached::int - j.was::int AS delta
 ),
+-- Every row the batch inserts or makes newer, with its counter delta.
 changes AS (
-  SELECT shard, tag, delta FROM inserted UNION ALL SELECT shard, tag, delta FROM updated
+  SELECT shard, tag, CASE WHEN old_offset IS NULL THEN attached::int ELSE attached::int - was::int END AS delta
+  FROM joined WHERE old_offset IS NULL OR old_offset < kafka_offset
 ),
 deltas AS (
   SELECT shard, tag, sum(delta)::integer AS delta FROM changes WHERE delta <> 0 GROUP BY shard, tag HAVING sum(delta) <> 0
 ),
--- Not read below: a data-modifying CTE runs to completion whether or not the main query reads it.
+-- One row per batch (the deltas as parallel arrays): reads add it to tag_counts until foldCounters folds it in.
 counted AS (
-  INSERT INTO tag_counts AS c (shard, tag, count)
-  SELECT shard, tag, delta FROM deltas
-  ON CONFLICT (shard, tag) DO UPDATE SET count = c.count + EXCLUDED.count
+  INSERT INTO tag_count_deltas (shards, tags, deltas)
+  SELECT array_agg(shard), array_agg(tag), array_agg(delta) FROM deltas HAVING count(*) > 0
 )
-SELECT (SELECT count(*) FROM changes)::integer AS versioned,
-       (SELECT count(*) FROM changes WHERE delta <> 0)::integer AS changed,
-       (SELECT coalesce(json_agg(json_build_object('shard', shard, 'tag', tag, 'delta', delta) ORDER BY shard, tag), '[]'::json)
+SELECT (SELECT coalesce(json_agg(json_build_object('shard', shard, 'tag', tag, 'delta', delta) ORDER BY shard, tag), '[]'::json)
           FROM deltas) AS deltas,
        (SELECT coalesce(json_agg(json_build_object('shard', shard, 'versioned', versioned, 'changed', changed) ORDER BY shard), '[]'::json)
           FROM (SELECT shard, count(*)::integer AS versioned, (count(*) FILTER (WHERE delta <> 0))::integer AS changed
@@ -78,12 +78,40 @@ export const SHARD_ROWS = `
 SELECT shard, entity, tag, attached, kafka_partition, kafka_offset::text AS kafka_offset
 FROM tag_assoc WHERE shard = $1 ORDER BY entity, tag`;
 
+// A counter is its folded row plus the deltas appended since the last fold, read in one snapshot: a fold is
+// one statement, so a reader sees the deltas either still appended or already folded, never both or neither.
+const UNFOLDED = `SELECT u.shard, u.tag, u.delta::bigint AS count
+  FROM tag_count_deltas d CROSS JOIN LATERAL unnest(d.shards, d.tags, d.deltas) AS u(shard, tag, delta)`;
+
 export const SHARD_COUNTS = `
-SELECT tag, count::text AS count FROM tag_counts WHERE shard = $1 AND count <> 0 ORDER BY tag`;
+SELECT tag, sum(count)::text AS count FROM (
+  SELECT tag, count FROM tag_counts WHERE shard = $1
+  UNION ALL SELECT tag, count FROM (${UNFOLDED}) x WHERE shard = $1
+) c GROUP BY tag HAVING sum(count) <> 0 ORDER BY tag`;
 
 export const POPULAR_TAGS = `
-SELECT tag, sum(count)::text AS count FROM tag_counts GROUP BY tag HAVING sum(count) > 0
+SELECT tag, sum(count)::text AS count FROM (
+  SELECT tag, count FROM tag_counts UNION ALL SELECT tag, count FROM (${UNFOLDED}) x
+) c GROUP BY tag HAVING sum(count) > 0
 ORDER BY sum(count) DESC, tag LIMIT $1`;
+
+// Takes every appended delta row this statement's snapshot sees and adds their sums to tag_counts, atomically.
+// Writers only append, so rows committed meanwhile stay for the next fold. Two folds at once (two daemons): the
+// second DELETE waits on the first's row locks and then skips the rows it deleted, so no delta counts twice.
+export const FOLD_COUNTERS = `
+WITH taken AS (
+  DELETE FROM tag_count_deltas RETURNING shards, tags, deltas
+),
+sums AS (
+  SELECT u.shard, u.tag, sum(u.delta)::bigint AS delta
+  FROM taken CROSS JOIN LATERAL unnest(taken.shards, taken.tags, taken.deltas) AS u(shard, tag, delta)
+  GROUP BY u.shard, u.tag HAVING sum(u.delta) <> 0
+),
+folded AS (
+  INSERT INTO tag_counts AS c (shard, tag, count) SELECT shard, tag, delta FROM sums
+  ON CONFLICT (shard, tag) DO UPDATE SET count = c.count + EXCLUDED.count
+)
+SELECT (SELECT count(*) FROM taken)::integer AS rows`;
 
 export type BatchOutcome = Omit<ApplyResult, 'commitLsn'>;
 
@@ -188,7 +216,7 @@ function shardSet(writes: AssocWrite[]): string {
   return `{${[...new Set(writes.map((w) => w.shard))].join(',')}}`;
 }
 
-type OutcomeRow = { versioned: number; changed: number; deltas: unknown; per_shard: unknown };
+type OutcomeRow = { deltas: unknown; per_shard: unknown };
 
 /** pg parses json columns, PGlite may hand them over as text. */
 function jsonArray<T>(v: unknown): T[] {
@@ -199,12 +227,13 @@ function jsonArray<T>(v: unknown): T[] {
 function parseOutcome(row: OutcomeRow | undefined): BatchOutcome {
   if (!row) return { changed: 0, versioned: 0, counterDeltas: [], perShard: [] };
   const deltas = jsonArray<{ shard: unknown; tag: unknown; delta: unknown }>(row.deltas);
-  const perShard = jsonArray<{ shard: unknown; versioned: unknown; changed: unknown }>(row.per_shard);
+  const perShard = jsonArray<{ shard: unknown; versioned: unknown; changed: unknown }>(row.per_shard).map((s) => ({ shard: Number(s.shard), versioned: Number(s.versioned), changed: Number(s.changed) }));
   return {
-    versioned: Number(row.versioned),
-    changed: Number(row.changed),
+    // The batch's totals are its shards' sums (the statement no longer scans its changes twice more for them).
+    versioned: perShard.reduce((n, s) => n + s.versioned, 0),
+    changed: perShard.reduce((n, s) => n + s.changed, 0),
     counterDeltas: deltas.map((d) => ({ shard: Number(d.shard), tag: String(d.tag), delta: Number(d.delta) })),
-    perShard: perShard.map((s) => ({ shard: Number(s.shard), versioned: Number(s.versioned), changed: Number(s.changed) })),
+    perShard,
   };
 }
 
@@ -239,6 +268,12 @@ export async function shardRowsSql(q: Queryable, shard: number): Promise<AssocRo
 export async function shardCountsSql(q: Queryable, shard: number): Promise<Array<{ tag: string; count: number }>> {
   const rows = await q.query<{ tag: string; count: unknown }>(SHARD_COUNTS, [shard]);
   return rows.map((r) => ({ tag: r.tag, count: Number(r.count) }));
+}
+
+/** Folds the appended counter deltas into tag_counts (on the primary); resolves with the delta rows folded. */
+export async function foldCountersSql(q: Queryable): Promise<number> {
+  const [row] = await q.query<{ rows: unknown }>(FOLD_COUNTERS);
+  return Number(row?.rows ?? 0);
 }
 
 export async function popularTagsSql(q: Queryable, limit: number): Promise<Array<{ tag: string; count: number }>> {
