@@ -128,6 +128,10 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
       },
       onHeld: (cluster, n) => metrics.heldCommands.inc({ cluster }, n),
       onRefed: (cluster, n) => metrics.refedCommands.inc({ cluster }, n),
+      onCounterFold: (cluster, outcome) => {
+        metrics.counterFolds.inc({ cluster, outcome: 'rows' in outcome ? 'ok' : 'failed' });
+        if ('rows' in outcome) metrics.counterFoldRows.inc({ cluster }, outcome.rows);
+      },
       onHoldMeasured: (s) => {
         metrics.clusterHeld.set({ cluster: s.cluster }, s.held ? 1 : 0);
         metrics.heldDepth.set({ cluster: s.cluster }, s.depth ?? 0);

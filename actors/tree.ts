@@ -19,6 +19,7 @@ import { isolateChild, restartWithBackoff, resumeOnPoison } from './runtime/poli
 import { ActorSystem, type ActorHandle } from './runtime/system.ts';
 import type { ShardWriterMsg, WriteItem } from './shard-writer/messages.ts';
 import { ReplicationWatcher } from './shard-writer/replication-watcher.ts';
+import { CounterFolder } from './shard-writer/counter-folder.ts';
 import { GroupCommitter } from './shard-writer/group-commit.ts';
 import { ShardWriter, shardWriterSpec } from './shard-writer/shard-writer.ts';
 
@@ -44,6 +45,8 @@ export interface TreeDeps {
     onHeld?: (cluster: string, n: number) => void;
     onRefed?: (cluster: string, n: number) => void;
     onHoldMeasured?: (s: ClusterHold) => void;
+    /** A fold of a cluster's appended counter deltas: the rows it folded, or why it failed. */
+    onCounterFold?: (cluster: string, outcome: { rows: number } | { err: unknown }) => void;
   };
 }
 
@@ -190,6 +193,13 @@ export function createTree(deps: TreeDeps): Tree {
     );
   }
 
+  const folder = new CounterFolder(deps.stores, {
+    clock,
+    logger: logger.child({ actor: '/tagstream/shards/counter-folder' }),
+    everyMs: config.writer.counterFoldMs,
+    ...(deps.hooks?.onCounterFold ? { onFold: deps.hooks.onCounterFold } : {}),
+  });
+
   const ingest = new Ingest({
     log: deps.log,
     topic: config.kafka.topic,
@@ -258,6 +268,7 @@ export function createTree(deps: TreeDeps): Tree {
       for (const [name, store] of deps.stores) await step(`migrating cluster ${name}`, () => store.migrate());
       await step('joining the writers consumer group', () => ingest.start(ingestActor.mailbox));
       hold.start();
+      folder.start();
     },
     async stop(deadlineMs) {
       const tick = (ms: number) => new Promise<void>((r) => clock.setTimeout(() => r(), ms));
@@ -265,6 +276,7 @@ export function createTree(deps: TreeDeps): Tree {
       await ingest.drain(deadlineMs, tick);
       await hold.stop().catch((err: unknown) => logger.warn({ err }, 'stopping the re-feeders failed: their records are read again'));
       abort.abort();
+      await folder.stop();
       for (const w of watchers.values()) w.stop(new Error('shutting down'));
       system.shutdown();
     },

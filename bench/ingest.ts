@@ -20,7 +20,7 @@ import { KafkaCommandLog } from '../adapters/kafka/kafka-command-log.ts';
 import { createShardStores } from '../adapters/pg/index.ts';
 import type { AssocWrite } from '../adapters/pg/port.ts';
 import type { Queryable } from '../adapters/pg/queryable.ts';
-import { migrate, TABLES } from '../adapters/pg/schema.ts';
+import { migrate, WRITE_TABLES } from '../adapters/pg/schema.ts';
 import { applyBatchSql, foldCountersSql, type PipelinedQueryable } from '../adapters/pg/shard-sql.ts';
 import { clusterOfShard, createTree } from '../actors/tree.ts';
 import { loadConfig } from '../config/index.ts';
@@ -306,7 +306,7 @@ async function emptyTables(port: number): Promise<void> {
   await c.connect();
   try {
     await migrate({ query: async (text, params) => (await c.query(text, params)).rows as never });
-    await c.query(`TRUNCATE ${Object.values(TABLES).filter((t) => t !== TABLES.migrations).join(', ')}`);
+    await c.query(`TRUNCATE ${WRITE_TABLES.join(', ')}`);
   } finally {
     await c.end();
   }

@@ -109,6 +109,8 @@ export const configSchema = z.object({
       mailboxCapacity: z.number().int().min(1),
       /** The shard writers of one cluster share transactions: at most `maxInFlight` at once, each up to `maxRows` writes. */
       groupCommit: z.object({ maxRows: z.number().int().min(1).max(100_000), maxInFlight: z.number().int().min(1).max(64) }),
+      /** Every this often each cluster's appended counter deltas are folded into its counters (reads sum the rest). */
+      counterFoldMs: z.number().int().min(50).max(600_000),
     }),
     /**
      * Cluster isolation (issue 17): a cluster that cannot take writes gets its commands parked on its own hold

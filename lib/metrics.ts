@@ -10,6 +10,8 @@ export function createMetrics() {
     batchSize: new client.Histogram({ name: 'tagstream_writer_batch_size', help: 'Commands per applied shard batch', buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 5000], registers: [registry] }),
     batchSeconds: new client.Histogram({ name: 'tagstream_writer_batch_seconds', help: 'Time to apply one shard batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] }),
     groupCommitBatches: new client.Histogram({ name: 'tagstream_writer_group_commit_batches', help: 'Shard batches applied in one cluster transaction (group commit)', labelNames: ['cluster'], buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] }),
+    counterFolds: new client.Counter({ name: 'tagstream_counter_folds_total', help: 'Folds of a cluster\'s appended counter deltas into its counters, by outcome (ok, failed)', labelNames: ['cluster', 'outcome'], registers: [registry] }),
+    counterFoldRows: new client.Counter({ name: 'tagstream_counter_fold_rows_total', help: 'Appended counter-delta rows (one per write batch that changed a count) folded into the counters', labelNames: ['cluster'], registers: [registry] }),
     associationsChanged: new client.Counter({ name: 'tagstream_associations_changed_total', help: 'Associations whose state really changed', registers: [registry] }),
     committedOffset: new client.Gauge({ name: 'tagstream_consumer_committed_offset', help: 'Committed offset per partition (writers group)', labelNames: ['partition'], registers: [registry] }),
     consumerLag: new client.Gauge({ name: 'tagstream_consumer_lag', help: 'Log end offset minus committed offset, per consumer group and partition', labelNames: ['group', 'partition'], registers: [registry] }),

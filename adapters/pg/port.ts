@@ -169,6 +169,12 @@ export interface ShardStore {
   /** Every association row of a shard (attached or tombstoned), ordered by entity, tag: reconcile and checker. */
   shardRows(shard: number): Promise<AssocRow[]>;
   shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>>;
+  /**
+   * On the primary: folds the counter deltas that write batches appended into the counters, in one statement
+   * (readers see the same sums before and after; several daemons may fold at once). Resolves with the delta
+   * rows folded. Until a fold, reads sum the appended rows, so folding is upkeep, not correctness.
+   */
+  foldCounters(): Promise<number>;
   probe(): Promise<NodeProbe[]>;
   /** One node, on the same long-lived probe session as probe() (fenced nodes are not probed). */
   probeNode(node: string): Promise<NodeProbe>;

@@ -16,7 +16,7 @@ import type { NodeConn, NodeDriver, ReplayPoint } from './node-conn.ts';
 import type { ApplyResult, AssocRow, AssocWrite, DeriveOptions, EntitiesTags, EntityKey, EntityTags, NodeProbe, ReadOptions, ReplicatedOptions, RowPosition, ShardStore, Topology } from './port.ts';
 import type { Queryable } from './queryable.ts';
 import { migrate } from './schema.ts';
-import { applyBatchSql, entitiesTagsSql, entityTagsSql, popularTagsSql, rowPositionSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
+import { applyBatchSql, entitiesTagsSql, foldCountersSql, entityTagsSql, popularTagsSql, rowPositionSql, shardCountsSql, shardRowsSql } from './shard-sql.ts';
 
 export interface RoutedShardStoreOptions {
   cluster: string;
@@ -130,6 +130,10 @@ export class RoutedShardStore implements ShardStore {
 
   shardCounts(shard: number): Promise<Array<{ tag: string; count: number }>> {
     return this.onPrimary((q) => shardCountsSql(q, shard));
+  }
+
+  foldCounters(): Promise<number> {
+    return this.onPrimary((q) => foldCountersSql(q));
   }
 
   /**

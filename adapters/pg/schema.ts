@@ -10,6 +10,9 @@ export interface Migration {
 
 export const TABLES = { assoc: 'tag_assoc', counts: 'tag_counts', countDeltas: 'tag_count_deltas', migrations: 'schema_migrations' } as const;
 
+/** The tables the write path fills (what a test or a bench empties between runs). */
+export const WRITE_TABLES: readonly string[] = [TABLES.assoc, TABLES.counts, TABLES.countDeltas];
+
 /** Advisory lock key (classid, objid) that serializes concurrent migrators (several daemons starting). */
 const MIGRATE_LOCK = [7160, 0] as const;
 

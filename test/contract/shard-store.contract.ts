@@ -189,6 +189,40 @@ export function shardStoreContract(name: string, make: () => Promise<ShardStoreH
       expect(await store.entitiesTags([{ shard: id.shard, entity: e1 }], { primary: true })).toEqual({ tags: new Map([[e1, [t1, t2]]]), servedBy: h.nodes[0], role: 'primary' });
     });
 
+    it('folding the appended counter deltas changes no count, before or after more writes', async () => {
+      const [t1, t2] = [id.tag('f1'), id.tag('f2')];
+      await store.applyBatch([w(id.entity(1), t1, true, 1), w(id.entity(2), t1, true, 1), w(id.entity(3), t2, true, 1, id.shard + 1)]);
+      const before = await store.shardCounts(id.shard);
+      expect(before).toEqual([{ tag: t1, count: 2 }]);
+      expect(await store.foldCounters()).toBeGreaterThanOrEqual(0);
+      expect(await store.shardCounts(id.shard)).toEqual(before);
+      // Folded counters and deltas appended after the fold add up; a detach takes a folded count down.
+      await store.applyBatch([w(id.entity(1), t1, false, 2), w(id.entity(4), t1, true, 2), w(id.entity(5), t2, true, 2)]);
+      expect(await store.shardCounts(id.shard)).toEqual([{ tag: t1, count: 2 }, { tag: t2, count: 1 }]);
+      const top = await store.popularTags(100_000);
+      expect([top.find((x) => x.tag === t1)?.count, top.find((x) => x.tag === t2)?.count]).toEqual([2, 2]);
+      await store.foldCounters();
+      expect(await store.shardCounts(id.shard)).toEqual([{ tag: t1, count: 2 }, { tag: t2, count: 1 }]);
+      expect(await store.shardCounts(id.shard + 1)).toEqual([{ tag: t2, count: 1 }]);
+      // A count that falls to zero is not listed, folded or not.
+      await store.applyBatch([w(id.entity(5), t2, false, 3)]);
+      expect(await store.shardCounts(id.shard)).toEqual([{ tag: t1, count: 2 }]);
+      await store.foldCounters();
+      expect(await store.shardCounts(id.shard)).toEqual([{ tag: t1, count: 2 }]);
+    });
+
+    it('folds racing the writes and each other count every delta exactly once', async () => {
+      const t = id.tag('race');
+      let seed = 7;
+      const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+      const batches = Array.from({ length: 24 }, (_, b) => Array.from({ length: 12 }, (_, i) => w(id.entity(Math.floor(rand() * 10)), t, rand() < 0.6, 1 + b * 12 + i)));
+      await Promise.all([...batches.map((b) => store.applyBatch(b)), ...Array.from({ length: 8 }, () => store.foldCounters())]);
+      const attached = (await store.shardRows(id.shard)).filter((r) => r.attached).length;
+      expect(await store.shardCounts(id.shard)).toEqual(attached > 0 ? [{ tag: t, count: attached }] : []);
+      await Promise.all([store.foldCounters(), store.foldCounters()]);
+      expect(await store.shardCounts(id.shard)).toEqual(attached > 0 ? [{ tag: t, count: attached }] : []);
+    });
+
     it('popularTags sums the counters of every shard of the cluster, highest first', async () => {
       const [t1, t2] = [id.tag('pop1'), id.tag('pop2')];
       await store.applyBatch([w(id.entity(1), t1, true, 1), w(id.entity(2), t1, true, 1, id.shard + 1), w(id.entity(3), t1, true, 1, id.shard + 2), w(id.entity(4), t2, true, 1)]);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { EmbeddedPgCluster } from '../../adapters/pg/embedded-pg-cluster.ts';
 import { PgliteShardStore } from '../../adapters/pg/pglite-shard-store.ts';
-import { TABLES } from '../../adapters/pg/schema.ts';
+import { WRITE_TABLES } from '../../adapters/pg/schema.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { shardStoreContract, type ShardStoreHarness } from './shard-store.contract.ts';
 
@@ -26,7 +26,7 @@ async function make(): Promise<ShardStoreHarness> {
   embedded.promote(nodes[0]);
   const store = new PgliteShardStore({ embedded, logger: silentLogger() });
   await store.migrate();
-  await embedded.truncate([TABLES.assoc, TABLES.counts]);
+  await embedded.truncate([...WRITE_TABLES]);
   return {
     store,
     nodes,

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedPgCluster } from '../../../../adapters/pg/embedded-pg-cluster.ts';
 import type { AssocWrite } from '../../../../adapters/pg/port.ts';
 import type { Queryable } from '../../../../adapters/pg/queryable.ts';
-import { TABLES } from '../../../../adapters/pg/schema.ts';
-import { APPLY_BATCH, applyBatchSql, type PipelinedQueryable } from '../../../../adapters/pg/shard-sql.ts';
+import { TABLES, WRITE_TABLES } from '../../../../adapters/pg/schema.ts';
+import { APPLY_BATCH, applyBatchSql, shardCountsSql, type PipelinedQueryable } from '../../../../adapters/pg/shard-sql.ts';
 import { PgliteShardStore } from '../../../../adapters/pg/pglite-shard-store.ts';
 import { silentLogger } from '../../../../lib/logger.ts';
 
@@ -25,7 +25,7 @@ afterAll(async () => {
   await embedded.close();
 });
 beforeEach(async () => {
-  await embedded.truncate([TABLES.assoc, TABLES.counts]);
+  await embedded.truncate([...WRITE_TABLES]);
 });
 
 /** Runs `fn` on a session of the primary, its queries sent without waiting (recorded in `sent`, with how many
@@ -55,7 +55,7 @@ async function rows(shard: number) {
   try {
     return await conn.session(async (q) => ({
       assoc: await q.query(`SELECT entity, attached, kafka_offset::text AS o FROM ${TABLES.assoc} WHERE shard = $1 ORDER BY entity`, [shard]),
-      counts: await q.query(`SELECT tag, count::int AS n FROM ${TABLES.counts} WHERE shard = $1 ORDER BY tag`, [shard]),
+      counts: (await shardCountsSql(q, shard)).map((c) => ({ tag: c.tag, n: c.count })),
     }));
   } finally {
     await conn.close();

@@ -6,7 +6,7 @@ import { EmbeddedPgCluster } from '../../../../adapters/pg/embedded-pg-cluster.t
 import { discoverPrimaries } from '../../../../adapters/pg/index.ts';
 import { PgliteShardStore } from '../../../../adapters/pg/pglite-shard-store.ts';
 import type { AssocWrite } from '../../../../adapters/pg/port.ts';
-import { TABLES } from '../../../../adapters/pg/schema.ts';
+import { WRITE_TABLES } from '../../../../adapters/pg/schema.ts';
 import { silentLogger } from '../../../../lib/logger.ts';
 
 const nodes = ['d-n0', 'd-n1', 'd-n2'] as const;
@@ -36,7 +36,7 @@ beforeEach(async () => {
     embedded.demote(n);
   }
   embedded.promote(n0);
-  await embedded.truncate([TABLES.assoc, TABLES.counts]);
+  await embedded.truncate([...WRITE_TABLES]);
   return async () => {
     for (const s of open.splice(0)) await s.close();
   };

@@ -7,7 +7,7 @@ import { compareLsn } from '../../../../adapters/pg/lsn.ts';
 import { PgliteShardStore } from '../../../../adapters/pg/pglite-shard-store.ts';
 import type { AssocWrite } from '../../../../adapters/pg/port.ts';
 import type { Queryable } from '../../../../adapters/pg/queryable.ts';
-import { TABLES } from '../../../../adapters/pg/schema.ts';
+import { TABLES, WRITE_TABLES } from '../../../../adapters/pg/schema.ts';
 import { applyBatchSql } from '../../../../adapters/pg/shard-sql.ts';
 import { classify } from '../../../../lib/classify.ts';
 import { silentLogger } from '../../../../lib/logger.ts';
@@ -34,7 +34,7 @@ beforeEach(async () => {
   embedded.promote(n0);
   store = new PgliteShardStore({ embedded, logger: silentLogger() });
   await store.migrate();
-  await embedded.truncate([TABLES.assoc, TABLES.counts]);
+  await embedded.truncate([...WRITE_TABLES]);
   return () => store.close();
 });
 
@@ -136,5 +136,44 @@ describe('applyBatch is set-based', () => {
   it('rejects an offset that is not a non-negative integer before touching the database', async () => {
     await expect(store.applyBatch([{ ...w('a', 1), offset: '1e3' }])).rejects.toThrow(TypeError);
     await expect(store.applyBatch([{ ...w('a', 1), offset: '-1' }])).rejects.toThrow(TypeError);
+  });
+});
+
+describe('counter deltas: appended by each batch, folded by foldCounters', () => {
+  const deltaRows = async () => {
+    const conn = embedded.connect(n0);
+    try {
+      return await conn.session((q) => q.query<{ shards: number[]; tags: string[]; deltas: number[] }>(`SELECT shards, tags, deltas FROM ${TABLES.countDeltas}`));
+    } finally {
+      await conn.close();
+    }
+  };
+
+  it('a batch that changes counts appends one row of parallel arrays; one that changes none appends nothing', async () => {
+    await store.applyBatch([w('a', 1), w('b', 1), { ...w('c', 1), shard: 8, tag: 'U' }]);
+    expect(await deltaRows()).toEqual([{ shards: [7, 8], tags: ['T', 'U'], deltas: [2, 1] }]);
+    await store.applyBatch([w('a', 1), w('b', 0)]);
+    expect((await deltaRows()).length).toBe(1);
+  });
+
+  it('a fold empties the appended rows into tag_counts and says how many it folded; the next fold finds none', async () => {
+    await store.applyBatch([w('a', 1)]);
+    // Shard 7's attach and detach cancel out (not in the row); shard 8's attach is.
+    await store.applyBatch([w('b', 2), w('a', 3, false), { ...w('c', 3), shard: 8 }]);
+    expect(await store.foldCounters()).toBe(2);
+    expect(await deltaRows()).toEqual([]);
+    expect(await store.shardCounts(7)).toEqual([{ tag: 'T', count: 1 }]);
+    expect(await store.shardCounts(8)).toEqual([{ tag: 'T', count: 1 }]);
+    expect(await store.foldCounters()).toBe(0);
+  });
+
+  it('a fold on a dead primary fails retryably and loses nothing', async () => {
+    await store.applyBatch([w('a', 1)]);
+    embedded.killNode(n0);
+    const err = await store.foldCounters().catch((e: unknown) => e);
+    expect(classify(err).class).toBe('retry');
+    embedded.reviveNode(n0);
+    expect(await store.shardCounts(7)).toEqual([{ tag: 'T', count: 1 }]);
+    expect(await store.foldCounters()).toBe(1);
   });
 });
