@@ -6,8 +6,8 @@
 // commands flip associations the first part made, half make new ones), timed apart in phases 1 and 3.
 // Last line: one JSON object.
 // Flags: --events N (default 5,000,000), --update-events N (default events ÷ 2; 0: none), --statement-only
-// (COPY and phase 3 alone: no Kafka, no daemon), --sequential (phase 3 without pipelining), --profile-drain FILE
-// (a V8 CPU profile of the drain alone).
+// (COPY and phase 3 alone: no Kafka, no daemon), --sequential (phase 3 without pipelining), --statement-batch N
+// (phase 3's commands per transaction, 2,500), --profile-drain FILE (a V8 CPU profile of the drain alone).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
