@@ -18,7 +18,7 @@ const config = loadConfig({
     http: { port: 0 },
     shards: { count: 8 },
     kafka: { partitions: 4 },
-    writer: { batchSize: 100, batchWindowMs: 2 },
+    writer: { batchSize: 100, batchWindowMs: 2, counterFoldMs: 100 },
     breaker: { windowSize: 10, minimumCalls: 4, openMs: 200, openMaxMs: 400 },
     reads: { replayPollMs: 20, cacheProbeMs: 20, lastKnownGood: { capacity: 16, refreshMs: 100 } },
   },
@@ -212,5 +212,34 @@ describe('reads (embedded)', () => {
     } finally {
       control.force('pg0-reads', 'auto');
     }
+  });
+
+  it('the daemon folds each cluster\'s counter deltas into tag_counts: the counts read the same, the metrics count the folds', async () => {
+    const [e1, e2] = ['fold-1', 'fold-2'];
+    const folded = async () => (await d.context.metrics.counterFoldRows.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await folded();
+    await write(e1, 'FoldTag');
+    await write(e2, 'FoldTag');
+    const stores = [storeOf(e1), storeOf(e2)];
+    const inCounters = async () => {
+      let n = 0;
+      for (const store of new Set(stores)) {
+        const conn = store.embedded.connect(store.topology().primary);
+        try {
+          const [row] = await conn.session((q) => q.query<{ n: string | null }>(`SELECT sum(count)::text AS n FROM tag_counts WHERE tag = 'FoldTag'`));
+          n += Number(row?.n ?? 0);
+        } finally {
+          await conn.close();
+        }
+      }
+      return n;
+    };
+    await vi.waitFor(async () => expect(await inCounters()).toBe(2), { timeout: 10_000, interval: 50 });
+    expect(await folded()).toBeGreaterThanOrEqual(before + 1);
+    const ok = (await d.context.metrics.counterFolds.get()).values.filter((v) => v.labels.outcome === 'ok');
+    expect(ok.map((v) => v.labels.cluster).sort()).toEqual(config.postgres.clusters.map((c) => c.name).sort());
+    let total = 0;
+    for (const store of new Set(stores)) total += (await store.popularTags(100)).find((t) => t.tag === 'FoldTag')?.count ?? 0;
+    expect(total).toBe(2);
   });
 });
