@@ -22,6 +22,14 @@ export interface KafkaProducerOptions {
 /** Messages sent in one request at most when callers' sends are put together (one caller's send is never split). */
 const MAX_COALESCED = 5_000;
 
+/**
+ * Bytes (keys, values, headers, with a per-record allowance) of one produce request at most. The broker refuses a
+ * partition's record batch above its message.max.bytes (1 MiB by default) whole, and again on every retry: a hold
+ * diverting thousands of stuck commands at once looped on MESSAGE_TOO_LARGE (the soak bench, 2026-12-06). A larger
+ * send goes out as several requests, one after another, so each partition keeps its order.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
 interface Waiting {
   topic: string;
   messages: LogMessage[];
@@ -70,7 +78,7 @@ export class KafkaProducer {
       while (this.waiting.length > 0) {
         const group = this.takeGroup();
         try {
-          const results = await this.sendNow(group[0]!.topic, group.length === 1 ? group[0]!.messages : group.flatMap((g) => g.messages));
+          const results = await this.sendSplit(group[0]!.topic, group.length === 1 ? group[0]!.messages : group.flatMap((g) => g.messages));
           let at = 0;
           for (const g of group) {
             g.resolve(results.slice(at, at + g.messages.length));
@@ -100,6 +108,26 @@ export class KafkaProducer {
       else i++;
     }
     return group;
+  }
+
+  /**
+   * `messages` in requests of at most MAX_REQUEST_BYTES (a single larger message goes alone: the broker decides).
+   * If a later request fails, the earlier ones are in the log and the caller's retry produces them again: at least
+   * once, as for any failed send.
+   */
+  private async sendSplit(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
+    let bytes = 0;
+    for (const m of messages) bytes += messageBytes(m);
+    if (bytes <= MAX_REQUEST_BYTES) return this.sendNow(topic, messages);
+    const results: ProduceResult[] = [];
+    for (let start = 0; start < messages.length; ) {
+      let end = start + 1;
+      let size = messageBytes(messages[start]!);
+      while (end < messages.length && size + messageBytes(messages[end]!) <= MAX_REQUEST_BYTES) size += messageBytes(messages[end++]!);
+      for (const r of await this.sendNow(topic, messages.slice(start, end))) results.push(r);
+      start = end;
+    }
+    return results;
   }
 
   private async sendNow(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
@@ -169,4 +197,11 @@ export class KafkaProducer {
     slot.retired = true;
     if (this.slot === slot) this.slot = null;
   }
+}
+
+/** A record's size in a batch, roughly: key, value and headers in UTF-8, plus a record's fixed overhead. */
+function messageBytes(m: LogMessage): number {
+  let n = 32 + Buffer.byteLength(m.value) + (m.key === null ? 0 : Buffer.byteLength(m.key));
+  if (m.headers) for (const k in m.headers) n += 8 + Buffer.byteLength(k) + Buffer.byteLength(m.headers[k]!);
+  return n;
 }

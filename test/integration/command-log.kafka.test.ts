@@ -48,3 +48,23 @@ describe('KafkaCommandLog against an address where no broker listens', () => {
     }
   });
 });
+
+describe('KafkaCommandLog: one send larger than a broker accepts in one record batch', () => {
+  // The broker refuses a partition's record batch above message.max.bytes (1 MiB by default) whole, and again on
+  // every retry: a hold diverting thousands of stuck commands at once (each with its hold headers) looped on
+  // MESSAGE_TOO_LARGE in the soak bench, re-delivering the same commands until the heap reached a gigabyte.
+  it('is produced whole, in order, as several requests', async () => {
+    const log = new KafkaCommandLog({ brokers: [...config.kafka.brokers], clientId: 'tagstream-large-send', logger: createLogger({ level: 'silent' }) });
+    const topic = `large-send-${Date.now().toString(36)}`;
+    try {
+      await log.ensureTopic(topic, 1);
+      const value = 'v'.repeat(700);
+      const messages = Array.from({ length: 3_000 }, (_, i) => ({ key: `k${i}`, value: `${i}:${value}`, headers: { reason: 'r'.repeat(200) } })); // ~2.8 MB to one partition
+      const results = await log.produce(topic, messages);
+      expect(results.map((r) => [r.partition, r.offset])).toEqual(messages.map((_, i) => [0, String(i)]));
+      expect((await log.endOffsets(topic)).get(0)).toBe('3000');
+    } finally {
+      await log.close();
+    }
+  });
+});
