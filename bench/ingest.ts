@@ -246,7 +246,7 @@ async function applyCeiling(config: ReturnType<typeof loadConfig>, events: numbe
   const folding = folders.map(async (client) => {
     const q: Queryable = { query: async (text, params) => (await client.query(text, params)).rows as never };
     while (writing) {
-      await new Promise((r) => setTimeout(r, 1_000));
+      await new Promise((r) => setTimeout(r, config.writer.counterFoldMs));
       await foldCountersSql(q);
     }
   });

@@ -116,17 +116,22 @@ export class KafkaProducer {
    * once, as for any failed send.
    */
   private async sendSplit(topic: string, messages: LogMessage[]): Promise<ProduceResult[]> {
-    let bytes = 0;
-    for (const m of messages) bytes += messageBytes(m);
-    if (bytes <= MAX_REQUEST_BYTES) return this.sendNow(topic, messages);
-    const results: ProduceResult[] = [];
-    for (let start = 0; start < messages.length; ) {
-      let end = start + 1;
-      let size = messageBytes(messages[start]!);
-      while (end < messages.length && size + messageBytes(messages[end]!) <= MAX_REQUEST_BYTES) size += messageBytes(messages[end++]!);
-      for (const r of await this.sendNow(topic, messages.slice(start, end))) results.push(r);
-      start = end;
+    const chunks: LogMessage[][] = [];
+    let start = 0;
+    let size = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const b = messageBytes(messages[i]!);
+      if (i > start && size + b > MAX_REQUEST_BYTES) {
+        chunks.push(messages.slice(start, i));
+        start = i;
+        size = 0;
+      }
+      size += b;
     }
+    if (start === 0) return this.sendNow(topic, messages);
+    chunks.push(messages.slice(start));
+    const results: ProduceResult[] = [];
+    for (const chunk of chunks) for (const r of await this.sendNow(topic, chunk)) results.push(r);
     return results;
   }
 
