@@ -12,6 +12,19 @@ import { toLogRecord } from './kafka-client.ts';
 import { deadline, LogError, parseOffset, subscriptionStopped, timerRedelivery, tpKey, type Redelivery, type RedeliveryFactory } from './delivery.ts';
 import type { SubscribeOptions, Subscription, TopicPartitionOffset } from './port.ts';
 
+/**
+ * The high watermark to report for a fetched batch: the broker's, raised to just past the batch's last record.
+ * A broker takes a partition's high watermark *before* it reads the log for a fetch (Kafka's Partition.readRecords
+ * keeps "the log end offset prior to the read"), and the read itself bounds by the watermark at read time: a fetch
+ * racing an append can return records at or above the watermark it reports (seen here: offsets 4..7, watermark 4).
+ * The records prove the log reached lastOffset + 1, so the port's promise (lag = highWatermark - next offset ≥ 0)
+ * holds without the race.
+ */
+export function batchHighWatermark(reported: string, lastOffset: string): string {
+  const next = BigInt(lastOffset) + 1n;
+  return BigInt(reported) >= next ? reported : String(next);
+}
+
 export interface KafkaSubscriptionDeps {
   kafka: KafkaClient;
   logger: Logger;
@@ -153,7 +166,7 @@ export class KafkaSubscription implements Subscription {
       return;
     }
     try {
-      await this.opts.eachBatch({ topic, partition, records, highWatermark: batch.highWatermark });
+      await this.opts.eachBatch({ topic, partition, records, highWatermark: batchHighWatermark(batch.highWatermark, records[records.length - 1]!.offset) });
     } catch (err) {
       this.redeliverLater(topic, partition, records[0]!.offset, err);
       return;

@@ -30,7 +30,7 @@ export interface LogBatch {
   topic: string;
   partition: number;
   records: LogRecord[];
-  /** Offset of the next record the broker will append (log end offset): lag = highWatermark - next offset. */
+  /** Offset of the next record the broker will append (log end offset), never at or below the batch's last record: lag = highWatermark - next offset ≥ 0. */
   highWatermark: string;
 }
 
