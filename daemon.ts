@@ -21,7 +21,7 @@ import { redeliveryWithRetryMachine } from './machines/retry/redelivery.ts';
 import { clusterOfShard, createTree, type Tree } from './actors/tree.ts';
 import { actorsNotReady } from './actors/runtime/readiness.ts';
 import { operatorAlerts } from './actors/runtime/operator-alerts.ts';
-import type { Writability } from './actors/hold/hold-board.ts';
+import { failoverWritability } from './actors/hold/failover-writability.ts';
 import { failoverKey } from './features/keys.ts';
 import { FeatureRegistry } from './features/registry.ts';
 import { shardOf } from './lib/command.ts';
@@ -218,13 +218,9 @@ export async function startDaemon(config: Readonly<Config>, opts: DaemonOptions 
     context.features.attach(f);
   }
   if (config.profile === 'production') context.faults.clear();
-  // A cluster whose failover machine is busy (electing, promoting, fencing, degraded…) cannot take writes: hold it.
-  tree.hold.setWritableProbe((cluster): Writability => {
-    const failover = context.features.api(failoverKey);
-    const state = failover?.monitors.get(cluster)?.status().state;
-    if (state === undefined || state === 'healthy' || state === 'suspect' || state === 'stopped') return { ok: true };
-    return { ok: false, reason: `failover machine: ${state}` };
-  });
+  // A cluster whose failover machine is busy (electing, promoting, fencing, degraded…), or whose primary has no
+  // replica left, cannot take writes: hold it.
+  tree.hold.setWritableProbe((cluster) => failoverWritability(context.features.api(failoverKey)?.monitors.get(cluster)?.status()));
 
   await leader.start();
   await tree.start();

@@ -135,6 +135,10 @@ export function createTree(deps: TreeDeps): Tree {
       }
       return null;
     },
+    unreplicated: (c) => {
+      const waited = watchers.get(c)?.oldestUnprovenMs() ?? 0;
+      return waited >= config.hold.unreplicatedMs ? `writes not replicated for ${(waited / 1000).toFixed(1)} s: no replica has replayed them (contract 3)` : null;
+    },
     clock,
     logger: logger.child({ actor: '/tagstream/hold' }),
     ...(deps.hooks?.onHeld ? { onHeld: deps.hooks.onHeld } : {}),

@@ -32,7 +32,10 @@ const RATE = arg('rate', 200);
 const SAMPLE_MS = 10_000;
 const WARMUP_MIN = Math.min(5, MINUTES / 4);
 const ADMIN_TOKEN = 'soak-bench-admin-token';
-/** Recoverable faults first; a killed primary once per cluster (a second one would leave a cluster without replicas). */
+/**
+ * Recoverable faults first; a killed primary is healed as an operator would: the node restarted, then re-seeded
+ * as a replica of the new primary (else the list's second round would leave the cluster without a replica).
+ */
 const FAULTS = ['stop-redis:redis0', 'freeze-redis:redis1', 'search-down', 'kill-primary:pg0', 'freeze-redis:redis0', 'stop-redis:redis1', 'kill-primary:pg1'];
 const log = (line: string) => console.log(line);
 const now = () => systemClock.now();
@@ -67,6 +70,18 @@ const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 async function operator(url: string, fault: string, action: 'inject' | 'heal'): Promise<string> {
   const r = await fetch(`${url}/admin/faults/${encodeURIComponent(fault)}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(30_000) });
   return `${r.status}`;
+}
+
+/** After a killed primary came back: every fenced node of the cluster re-seeded as a replica (`POST /admin/reseed`). */
+async function reseedFenced(url: string, cluster: string): Promise<string> {
+  const status = (await fetch(`${url}/status`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.json())) as { failover?: Record<string, { topology?: { fenced?: string[] } }> };
+  const fenced = status.failover?.[cluster]?.topology?.fenced ?? [];
+  const answers: string[] = [];
+  for (const node of fenced) {
+    const r = await fetch(`${url}/admin/reseed/${cluster}/${node}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(180_000) });
+    answers.push(`${node} ${r.status}`);
+  }
+  return answers.length ? `re-seeded ${answers.join(', ')}` : 'nothing fenced';
 }
 
 async function main(): Promise<void> {
@@ -104,6 +119,7 @@ async function main(): Promise<void> {
       if (rss !== null && heap !== null && p99 !== null && max !== null) samples.push({ t: (now() - t0) / 1000, rss, heap, heapTotal, newSpace, eldP99: p99, eldMax: max });
       if (healAt !== null && now() >= healAt && current) {
         faults.push(`${((now() - t0) / 1000).toFixed(0)}s heal ${current}: ${await operator(d.url, current, 'heal').catch((e: Error) => e.message)}`);
+        if (current.startsWith('kill-primary:')) faults.push(`${((now() - t0) / 1000).toFixed(0)}s ${await reseedFenced(d.url, current.slice('kill-primary:'.length)).catch((e: Error) => `re-seed failed: ${e.message}`)}`);
         current = null;
         healAt = null;
       }

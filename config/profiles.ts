@@ -26,7 +26,7 @@ export const common: Json = {
   kafka: { clientId: 'tagstream', topic: 'tag-commands', dlqTopic: 'tag-commands.dlq', parkingTopic: 'tag-commands.parking', partitions: 16, groupId: 'tagstream-writers', ssl: false },
   elasticsearch: { index: 'tags', refreshIntervalMs: 1_000 },
   writer: { batchSize: 500, batchWindowMs: 20, mailboxCapacity: 500, groupCommit: { maxRows: 5_000, maxInFlight: 2 }, counterFoldMs: 1_000 },
-  hold: { enabled: true, maxSendWaitMs: 1_000, drainRatePerSec: 2_000, pollMs: 500, releaseBelow: 500 },
+  hold: { enabled: true, maxSendWaitMs: 1_000, drainRatePerSec: 2_000, pollMs: 500, releaseBelow: 500, unreplicatedMs: 5_000 },
   commands: { maxBytes: 4_096, maxTagLength: 64, maxEntityLength: 128 },
   indexer: { poolSize: 2, groupId: 'tagstream-indexer', analyticsGroupId: 'tagstream-analytics' },
   retry: { retries: 3, initialMs: 200, multiplier: 2, maxMs: 5_000, jitter: 0.2 },

@@ -129,6 +129,12 @@ export const configSchema = z.object({
         pollMs: z.number().int().positive().default(500),
         /** The hold ends (new commands go straight to the writers again) once its depth is at most this. */
         releaseBelow: z.number().int().min(0).default(500),
+        /**
+         * A write no replica has replayed for this long holds its cluster (contract 3: its offset cannot commit,
+         * and every later offset of its partitions waits behind it): the writers' unproven commands go to the
+         * hold topic, whose offsets do commit, until a replica replays again.
+         */
+        unreplicatedMs: z.number().int().min(100).max(600_000).default(5_000),
       })
       .default({}),
     commands: z.object({ maxBytes: z.number().int().min(256), maxTagLength: z.number().int().min(1).max(256), maxEntityLength: z.number().int().min(1).max(512) }),

@@ -48,6 +48,11 @@ export interface HoldBoardDeps {
   config: HoldConfig;
   /** Why the cluster's writers cannot take more now (e.g. a full mailbox), or null; counts only while it makes no progress. */
   congested?: (cluster: string) => string | null;
+  /**
+   * Why the cluster's writes cannot be proven replicated now (contract 3: their offsets cannot commit), or null.
+   * Asked whatever the cluster applies: a lone primary applies fast and commits nothing.
+   */
+  unreplicated?: (cluster: string) => string | null;
   clock: Clock;
   logger: Logger;
   /** Commands produced to a hold topic. */
@@ -185,6 +190,8 @@ export class HoldBoard {
       w = this.writableProbe(cluster);
       const congested = w.ok && !this.progressing(cluster, this.deps.config.stallMs) ? (this.deps.congested?.(cluster) ?? null) : null;
       if (congested) w = { ok: false, reason: congested };
+      const unreplicated = w.ok ? (this.deps.unreplicated?.(cluster) ?? null) : null;
+      if (unreplicated) w = { ok: false, reason: unreplicated };
     } catch (err) {
       w = { ok: false, reason: `writability unknown: ${errorMessage(err)}` };
     }

@@ -167,7 +167,7 @@ export class Ingest {
   /** Hold, don't block: a held cluster's commands go to its hold topic; a full mailbox is waited for only briefly. */
   private async route(gen: number, byShard: Map<number, IngestItem[]>, hold: IngestHold): Promise<void> {
     const held = new Map<string, { reason: string; items: IngestItem[] }>();
-    for (const [shard, items] of byShard) {
+    for (let [shard, items] of byShard) {
       if (gen !== this.generation) return;
       const cluster = hold.clusterOf(shard);
       let reason = held.get(cluster)?.reason ?? hold.holdReason(cluster);
@@ -188,11 +188,14 @@ export class Ingest {
         for (const it of items) it.trackIn(set);
         const waited = writer.tell(msg) ? null : await this.waitForSpace(writer, msg, cluster, hold);
         if (waited === null) continue;
-        for (const it of items) it.untrack();
+        // A divert while we waited (another batch's, or the commit tick's) already moved some to the hold topic.
+        const left = items.filter((it) => it.tracked);
+        for (const it of left) it.untrack();
         if (gen !== this.generation) return;
         reason = waited || `shard ${shard}: writer mailbox full for ${3 * hold.maxSendWaitMs} ms`;
         hold.hold(cluster, reason);
         this.divert(cluster, reason, hold);
+        items = left;
       }
       let h = held.get(cluster);
       if (!h) held.set(cluster, (h = { reason, items: [] }));
@@ -229,6 +232,21 @@ export class Ingest {
       },
       (err: unknown) => items[0]!.fail(err),
     );
+  }
+
+  /**
+   * A cluster held since its last batch (found unwritable by the hold board, or its writes unproven for too long)
+   * may get no new batch for a while: what its writers still have goes to the hold topic at the commit tick, so
+   * its offsets, and every later one of the same partitions, commit without waiting for traffic.
+   */
+  private divertHeld(): void {
+    const hold = this.deps.hold;
+    if (!hold || this.rewinding || this.draining) return;
+    for (const [cluster, set] of this.outstanding) {
+      if (set.size === 0) continue;
+      const reason = hold.holdReason(cluster);
+      if (reason !== null) this.divert(cluster, reason, hold);
+    }
   }
 
   /** The cluster was just held: what its writers still have (stuck behind it) goes to the hold topic too. */
@@ -313,6 +331,7 @@ export class Ingest {
   /** The periodic commit: a failed commit is retried at the next tick. */
   async commitTick(): Promise<void> {
     try {
+      this.divertHeld();
       await this.commitNow().catch((err: unknown) => this.deps.logger.warn({ err }, 'offset commit failed; will retry'));
     } finally {
       this.scheduleCommit();
@@ -385,6 +404,11 @@ class IngestItem implements WriteItem {
   trackIn(set: Set<IngestItem>): void {
     this.inSet = set;
     set.add(this);
+  }
+
+  /** With its writers, in its cluster's outstanding set (not yet acked, nor diverted). */
+  get tracked(): boolean {
+    return this.inSet !== null;
   }
 
   untrack(): void {

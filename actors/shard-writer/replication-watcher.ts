@@ -13,6 +13,8 @@ interface Waiter {
   text: string;
   /** The timeline the write was committed on (undefined: the writer could not tell; a bare LSN is asked). */
   timeline: number | undefined;
+  /** When the write began to wait (the injected clock). */
+  since: number;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -50,6 +52,15 @@ export class ReplicationWatcher {
   }
 
   /**
+   * How long the oldest write still waiting has waited for a replica to replay it (0: none waits). Waiters keep
+   * their arrival order (releases filter in place), so the oldest is the first.
+   */
+  oldestUnprovenMs(): number {
+    const first = this.waiters[0];
+    return first ? Math.max(0, this.deps.clock.now() - first.since) : 0;
+  }
+
+  /**
    * Patroni mode: a replica can replay writes of a primary that has already lost its leadership (the other
    * replica was promoted; this one is repointed only a moment later). An LSN then counts as replicated only
    * once `confirm(since)` — a leader check started after the replica answered — says the primary still leads.
@@ -71,7 +82,7 @@ export class ReplicationWatcher {
     const n = lsnToBigInt(lsn);
     if (n <= this.confirmed && timeline === this.confirmedTimeline) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiters.push({ lsn: n, text: lsn, timeline, resolve, reject });
+      this.waiters.push({ lsn: n, text: lsn, timeline, since: this.deps.clock.now(), resolve, reject });
       if (!this.running) void this.loop();
     });
   }

@@ -131,7 +131,7 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
     expect(await countRows(old.port, prefix)).toBe(before);
   }, 300_000);
 
-  it('the new primary dies too (one node left): every command still ends up applied', async () => {
+  it('the new primary dies too (one node left): the cluster is held — nothing it applies could be proven replicated — and re-seeding a node drains it; every command ends up applied', async () => {
     const topic = uniqueName('fo-twice');
     const prefix = `${topic}-`;
     const { d, failover } = await start(topic);
@@ -143,9 +143,25 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
     await appliesMore(d, 'pg0', 300); // the first new primary takes writes
     await services.killNode(d.config, { cluster: 0, node: Number(first.slice(-1)) });
     await vi.waitFor(() => expect(failover.monitors.get('pg0')!.status().topology.primary).not.toBe(first), { timeout: 30_000, interval: 100 });
+    const last = failover.monitors.get('pg0')!.status().topology.primary;
     expect(failover.monitors.get('pg0')!.status().topology.replicas).toEqual([]);
-    await appliesMore(d, 'pg0', 200); // and the last node does
+    // Contract 3: a write to the lone primary can never be proven on a replica, so its offset could never commit
+    // (nor any later one of its partitions): pg0 is held, its commands wait in its hold topic; pg1 goes on.
+    await vi.waitFor(() => expect(d.tree.hold.status().pg0).toMatchObject({ held: true, reason: expect.stringMatching(/^no replica: /) }), { timeout: 30_000, interval: 100 });
+    await appliesMore(d, 'pg1', 200);
     await load.stop();
+    // Every source offset commits while pg0 has no replica (what its writers had went to the hold topic too).
+    await vi.waitFor(async () => {
+      const [ends, committed] = await Promise.all([d.log.endOffsets(topic), d.log.committed(`${topic}-w`, topic)]);
+      expect(Object.fromEntries(committed)).toEqual(Object.fromEntries(ends));
+    }, { timeout: 60_000, interval: 500 });
+    expect(await heldCommands(d, 'pg0')).toBeGreaterThan(0);
+
+    // The operator re-seeds a dead node as a replica of the last one: the hold drains, the state is the log's.
+    const dead = ['pg0-n0', 'pg0-n1', 'pg0-n2'].find((n) => n !== last)!;
+    const r = await failover.reseed('pg0', dead);
+    expect(r).toMatchObject({ done: true, primary: last });
+    await vi.waitFor(() => expect(d.tree.hold.status().pg0).toMatchObject({ held: false, depth: 0 }), { timeout: 120_000, interval: 500 });
     await converged(d, topic, prefix);
   }, 300_000);
 
