@@ -147,7 +147,8 @@ describe('automated failover under steady ingest (real PostgreSQL + Kafka)', () 
     expect(failover.monitors.get('pg0')!.status().topology.replicas).toEqual([]);
     // Contract 3: a write to the lone primary can never be proven on a replica, so its offset could never commit
     // (nor any later one of its partitions): pg0 is held, its commands wait in its hold topic; pg1 goes on.
-    await vi.waitFor(() => expect(d.tree.hold.status().pg0).toMatchObject({ held: true, reason: expect.stringMatching(/^no replica: /) }), { timeout: 30_000, interval: 100 });
+    // (Held since the promotion began: `reason` says why it was first held, `writable` why it still is.)
+    await vi.waitFor(() => expect(d.tree.hold.status().pg0).toMatchObject({ held: true, writable: { ok: false, reason: expect.stringMatching(/^no replica: /) } }), { timeout: 30_000, interval: 100 });
     await appliesMore(d, 'pg1', 200);
     await load.stop();
     // Every source offset commits while pg0 has no replica (what its writers had went to the hold topic too).
