@@ -64,7 +64,7 @@ export interface HoldBoardDeps {
 export interface ClusterHold {
   cluster: string;
   held: boolean;
-  /** Why the cluster is held (or was last held). */
+  /** Why the cluster is held now (or was last held): the hold's first reason until a measurement finds another. */
   reason: string | null;
   since: number | null;
   /** Commands in the hold topic not yet re-fed and replicated (null: not measured yet). */
@@ -289,6 +289,8 @@ export class HoldBoard {
     if (s.held && (before.ok !== s.writable.ok || before.reason !== s.writable.reason)) {
       this.deps.logger.info({ cluster, writable: s.writable.ok, reason: s.writable.reason, depth }, s.writable.ok ? 'held cluster writable again' : 'held cluster not writable');
     }
+    // Why it is held now (a hold begun during a promotion may go on because the new primary has no replica).
+    if (s.held && !s.writable.ok && s.writable.reason) s.reason = s.writable.reason;
     const drain = this.deps.drain(cluster);
     s.ageSeconds = this.ageOf(cluster, ends, committed, drain, s.since, now);
 
