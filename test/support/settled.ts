@@ -12,7 +12,7 @@ export interface SettledScope {
 }
 
 /** The partitions of `topic` whose committed offset for `group` is not its end, as "topic[p] committed/end". */
-async function behind(log: CommandLog, group: string, topic: string, missingTopicIsEmpty: boolean): Promise<string[]> {
+export async function behind(log: CommandLog, group: string, topic: string, missingTopicIsEmpty: boolean): Promise<string[]> {
   let ends: Map<number, string>;
   try {
     ends = await log.endOffsets(topic);

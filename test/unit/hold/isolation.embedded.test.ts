@@ -14,6 +14,7 @@ import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
 import { closeStores, migratedStores, readLog } from '../../support/embedded-stores.ts';
 import { commandStream, expectedState } from '../../support/reference-model.ts';
+import { behind } from '../../support/settled.ts';
 
 const config = loadConfig({ env: {}, overrides: { shards: { count: 8 }, writer: { batchSize: 50, batchWindowMs: 5, mailboxCapacity: 40 }, kafka: { partitions: 4 }, hold: { maxSendWaitMs: 100, pollMs: 50, releaseBelow: 0, drainRatePerSec: 5_000 } } });
 const logger = silentLogger();
@@ -58,13 +59,6 @@ function freezable(): { stores: Map<string, ShardStore>; freeze(): void; thaw():
   };
 }
 
-
-async function allCommitted(log: MemoryCommandLog, group: string, topic: string): Promise<boolean> {
-  const ends = await log.endOffsets(topic);
-  const committed = await log.committed(group, topic);
-  return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
-}
-
 function tree(log: MemoryCommandLog, group: string, storeMap: Map<string, ShardStore>): Tree {
   return createTree({ config: { ...config, kafka: { ...config.kafka, groupId: group } }, clock: systemClock, logger, log, stores: storeMap, onFatal: () => undefined });
 }
@@ -82,7 +76,7 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
     await log.produce(config.kafka.topic, msgs);
 
     // Every source offset commits while pg1 is frozen: pg0's commands applied, pg1's in its hold topic.
-    await vi.waitFor(async () => expect(await allCommitted(log, 'iso1', config.kafka.topic)).toBe(true), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await behind(log, 'iso1', config.kafka.topic, false)).toEqual([]), { timeout: 30_000, interval: 50 });
     // A burst can hold pg0 for a moment too (its mailboxes are tiny here); it drains while pg1 stays frozen.
     await vi.waitFor(() => expect(t.hold.status().pg0).toMatchObject({ held: false, depth: 0 }), { timeout: 20_000, interval: 20 });
     // pg0 already holds the final state of every pg0 entity: only pg1's entities may differ from the model yet.
@@ -103,7 +97,7 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
 
     f.thaw();
     // The re-feeder drains the hold once pg1 answers; the hold is released.
-    await vi.waitFor(async () => expect(await allCommitted(log, holdGroupId('iso1', 'pg1'), holdTopicName(config.kafka.topic, 'pg1'))).toBe(true), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await behind(log, holdGroupId('iso1', 'pg1'), holdTopicName(config.kafka.topic, 'pg1'), false)).toEqual([]), { timeout: 30_000, interval: 50 });
     await vi.waitFor(() => expect(t.hold.status().pg1).toMatchObject({ held: false, depth: 0 }), { timeout: 10_000, interval: 20 });
     await t.stop(5_000);
 
@@ -120,7 +114,7 @@ describe('a frozen cluster costs only its own shards (embedded)', () => {
     await t.start();
     const msgs = commandStream(1_000, 22, { entities: 200, prefix: 'iso2-' });
     await log.produce(config.kafka.topic, msgs);
-    await vi.waitFor(async () => expect(await allCommitted(log, 'iso2', config.kafka.topic)).toBe(true), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await behind(log, 'iso2', config.kafka.topic, false)).toEqual([]), { timeout: 30_000, interval: 50 });
     const onPg1 = msgs.filter((m) => clusterOfShard(config, shardOf(m.key, config.shards.count)) === 'pg1').length;
     expect(await readLog(log, holdTopicName(config.kafka.topic, 'pg1'))).toHaveLength(onPg1);
     expect(t.hold.status().pg1).toMatchObject({ held: true, reason: 'failover machine: degraded' });

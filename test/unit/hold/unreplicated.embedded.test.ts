@@ -16,6 +16,7 @@ import { silentLogger } from '../../../lib/logger.ts';
 import { compareWithModel } from '../../support/db-state.ts';
 import { closeStores, migratedStores, readLog } from '../../support/embedded-stores.ts';
 import { commandStream, expectedState } from '../../support/reference-model.ts';
+import { behind } from '../../support/settled.ts';
 
 const config = loadConfig({ env: {}, overrides: { shards: { count: 8 }, writer: { batchSize: 50, batchWindowMs: 5 }, kafka: { partitions: 4 }, hold: { pollMs: 50, releaseBelow: 0, drainRatePerSec: 5_000, unreplicatedMs: 300 } } });
 const logger = silentLogger();
@@ -42,12 +43,6 @@ function replicaless(): { stores: Map<string, ShardStore>; gone: boolean } {
   return ctl;
 }
 
-async function allCommitted(log: MemoryCommandLog, group: string, topic: string): Promise<boolean> {
-  const ends = await log.endOffsets(topic);
-  const committed = await log.committed(group, topic);
-  return [...ends].every(([p, end]) => end === '0' || committed.get(p) === end);
-}
-
 describe('a cluster whose writes no replica replays is held (contract 3, embedded)', () => {
   it('its unproven commands go to its hold topic so every source offset commits; they drain once a replica replays', async () => {
     const log = new MemoryCommandLog({ clock: systemClock, logger });
@@ -59,7 +54,7 @@ describe('a cluster whose writes no replica replays is held (contract 3, embedde
     const msgs = commandStream(1_500, 31, { entities: 300, prefix: 'unrep-' });
     await log.produce(config.kafka.topic, msgs);
 
-    await vi.waitFor(async () => expect(await allCommitted(log, 'unrep', config.kafka.topic)).toBe(true), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await behind(log, 'unrep', config.kafka.topic, false)).toEqual([]), { timeout: 30_000, interval: 50 });
     expect(t.hold.status().pg1).toMatchObject({ held: true });
     expect(t.hold.status().pg1!.reason).toMatch(/not replicated/);
     expect(t.hold.status().pg0!.held).toBe(false);
@@ -69,7 +64,7 @@ describe('a cluster whose writes no replica replays is held (contract 3, embedde
     expect(t.refeeders.get('pg1')!.running && !t.refeeders.get('pg1')!.isSuspended).toBe(false);
 
     r.gone = false;
-    await vi.waitFor(async () => expect(await allCommitted(log, holdGroupId('unrep', 'pg1'), holdTopicName(config.kafka.topic, 'pg1'))).toBe(true), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect(await behind(log, holdGroupId('unrep', 'pg1'), holdTopicName(config.kafka.topic, 'pg1'), false)).toEqual([]), { timeout: 30_000, interval: 50 });
     await vi.waitFor(() => expect(t.hold.status().pg1).toMatchObject({ held: false, depth: 0 }), { timeout: 10_000, interval: 20 });
     await t.stop(5_000);
     const expected = expectedState(await readLog(log, config.kafka.topic));
