@@ -9,8 +9,12 @@ export interface RawResponse {
   status: number;
 }
 
+type Done = (err: Error | null, status: number) => void;
+
 interface Pending {
-  done: (err: Error | null, res?: RawResponse) => void;
+  done: Done;
+  /** performance.now() past which the request is abandoned (the pool's sweep closes its connection). */
+  deadline: number;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -47,7 +51,12 @@ class Conn {
     this.socket.destroy();
     const p = this.pending;
     this.pending = null;
-    p?.done(err);
+    p?.done(err, 0);
+  }
+
+  /** The request in flight, if any (the pool's sweep reads its deadline). */
+  get current(): Pending | null {
+    return this.pending;
   }
 
   private onData(d: Buffer): void {
@@ -78,8 +87,8 @@ class Conn {
       }
       const p = this.pending;
       this.pending = null;
-      p.done(null, { status: this.status });
       this.onIdle(this);
+      p.done(null, this.status);
     }
   }
 }
@@ -89,6 +98,8 @@ export class RawHttpPool {
   private readonly idle: Conn[] = [];
   private open = 0;
   private openedTotal = 0;
+  private readonly all = new Set<Conn>();
+  private sweeping: unknown = null;
 
   constructor(
     private readonly port: number,
@@ -97,29 +108,43 @@ export class RawHttpPool {
 
   /** GET `path`; resolves with the status, rejects on a socket error or after `timeoutMs`. */
   get(path: string, headers: Record<string, string> | undefined, timeoutMs: number): Promise<RawResponse> {
-    let head = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n`;
-    if (headers) for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
-    head += '\r\n';
-    return new Promise((resolve, reject) => {
-      let conn = this.idle.pop();
-      while (conn && conn.closed) conn = this.idle.pop();
-      if (!conn) {
-        if (this.open >= this.maxSockets) return reject(new Error('no free connection'));
-        this.open++;
-        this.openedTotal++;
-        conn = new Conn(this.port, (c) => this.idle.push(c));
-        conn.socket.once('close', () => this.open--);
-      }
+    return new Promise((resolve, reject) => this.request({ path, headers }, timeoutMs, (err, status) => (err ? reject(err) : resolve({ status }))));
+  }
+
+  /**
+   * GET the target; `done` gets the status, or an error (socket, no free connection, `timeoutMs` passed). No
+   * promise and no timer per request: one sweep every 50 ms closes the connections whose request is overdue.
+   */
+  request(target: { path: string; headers?: Record<string, string>; head?: string }, timeoutMs: number, done: Done): void {
+    let head = target.head;
+    if (head === undefined) {
+      head = `GET ${target.path} HTTP/1.1\r\nhost: 127.0.0.1\r\n`;
+      if (target.headers) for (const k in target.headers) head += `${k}: ${target.headers[k]}\r\n`;
+      target.head = head += '\r\n';
+    }
+    let conn = this.idle.pop();
+    while (conn && conn.closed) conn = this.idle.pop();
+    if (!conn) {
+      if (this.open >= this.maxSockets) return done(new Error('no free connection'), 0);
+      this.open++;
+      this.openedTotal++;
+      conn = new Conn(this.port, (c) => this.idle.push(c));
+      conn.socket.once('close', () => this.open--);
+      this.all.add(conn);
       const c = conn;
-      const timer = systemClock.setTimeout(() => c.close(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
-      c.send(head, {
-        done: (err, res) => {
-          systemClock.clearTimeout(timer);
-          if (err) reject(err);
-          else resolve(res!);
-        },
-      });
-    });
+      conn.socket.once('close', () => this.all.delete(c));
+      if (this.sweeping === null) this.sweep();
+    }
+    conn.send(head, { done, deadline: performance.now() + timeoutMs });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.all) {
+      const p = c.current;
+      if (p && now > p.deadline) c.close(new Error('timeout: no answer by its deadline'));
+    }
+    this.sweeping = systemClock.setTimeout(() => this.sweep(), 50);
   }
 
   /** Connections this pool has opened, ever (a phase's count is the difference). */
@@ -128,6 +153,9 @@ export class RawHttpPool {
   }
 
   destroy(): void {
-    for (const c of this.idle.splice(0)) c.close(new Error('pool destroyed'));
+    this.idle.length = 0;
+    for (const c of [...this.all]) c.close(new Error('pool destroyed'));
+    if (this.sweeping !== null) systemClock.clearTimeout(this.sweeping);
+    this.sweeping = null;
   }
 }

@@ -71,7 +71,9 @@ async function startDaemonProcess(config: Readonly<Config>, port: number, id: st
   };
   // --cpu-prof-dir DIR: a V8 CPU profile of the daemon over the whole run (written when it exits on SIGTERM).
   const prof = argStr('cpu-prof-dir');
-  const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), '--import', 'tsx', 'main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --daemon-node-args "...": more Node flags for the daemon (e.g. "--heap-prof --heap-prof-dir=/tmp/h", "--trace-gc").
+  const nodeArgs = (argStr('daemon-node-args') ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...nodeArgs, '--import', 'tsx', 'main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   const agent = new http.Agent({ keepAlive: false });
@@ -212,9 +214,9 @@ async function httpFloor(seconds: number): Promise<LoadResult & { capacityPerS: 
       server.once('exit', (c) => reject(new Error(`bare HTTP server exited (${c})`)));
     });
     const pool = new RawHttpPool(port, 512); // the warm-up's connections carry the measured phase, as for the daemon
-    await openLoop({ port, rate: RATE, durationMs: 1_000, next: () => ({ name: 'bare', path: '/' }), pool, maxInFlight: 512 }); // warm-up
+    await openLoop({ port, rate: RATE, durationMs: 1_000, next: () => BARE, pool, maxInFlight: 512 }); // warm-up
     const cpu0 = cpuSeconds(server.pid!);
-    const r = await openLoop({ port, rate: RATE, durationMs: seconds * 1000, next: () => ({ name: 'bare', path: '/' }), maxInFlight: 512, pool });
+    const r = await openLoop({ port, rate: RATE, durationMs: seconds * 1000, next: () => BARE, maxInFlight: 512, pool });
     const cpuUsPerReq = ((cpuSeconds(server.pid!) - cpu0) * 1e6) / Math.max(1, r.all.length);
     pool.destroy();
     // What the machine answers at all, the same closed loop as the daemon's capacity below (32 clients).
@@ -238,14 +240,21 @@ async function redisGetLimit(port: number): Promise<{ rps: number; p50: number; 
 const POPULAR_PCT = arg('popular-pct', 20);
 const SEARCH_PCT = arg('search-pct', 5);
 
+const BARE: Target = { name: 'bare', path: '/' };
+
 function mix(tokens: Map<string, string>, search: boolean): ((i: number) => Target) & Record<'entity' | 'popular' | 'search', (i: number) => Target> {
+  // Every target built once and reused (the generator then sends each one's bytes without building them).
   const entities = [...tokens.keys()];
+  const plain = entities.map((e): Target => ({ name: 'entity', path: `/v1/entities/${e}/tags` }));
+  const withToken = entities.map((e): Target => ({ name: 'entity', path: `/v1/entities/${e}/tags`, headers: { 'x-consistency-token': tokens.get(e)! } }));
+  const popular: Target = { name: 'popular', path: '/v1/tags/popular?limit=10' };
+  const searches = TAG_POOL.map((t): Target => ({ name: 'search', path: `/v1/search?tag=${t}&limit=10` }));
   const next = {
-    popular: (): Target => ({ name: 'popular', path: '/v1/tags/popular?limit=10' }),
-    search: (i: number): Target => ({ name: 'search', path: `/v1/search?tag=${TAG_POOL[(i * 31) % TAG_POOL.length]}&limit=10` }),
+    popular: (): Target => popular,
+    search: (i: number): Target => searches[(i * 31) % searches.length]!,
     entity: (i: number): Target => {
-      const e = entities[(i * 104729) % entities.length]!;
-      return i % 3 === 0 ? { name: 'entity', path: `/v1/entities/${e}/tags`, headers: { 'x-consistency-token': tokens.get(e)! } } : { name: 'entity', path: `/v1/entities/${e}/tags` };
+      const k = (i * 104729) % entities.length;
+      return i % 3 === 0 ? withToken[k]! : plain[k]!;
     },
   };
   const pick = (i: number): Target => {
@@ -277,7 +286,12 @@ function tail(r: LoadResult): string {
     byBucket.set(b, (byBucket.get(b) ?? 0) + 1);
   }
   const buckets = [...byBucket].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([b, n]) => `${(b / 2).toFixed(1)}s:${n}`);
-  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil(r.timeline.reduce((m, t) => Math.max(m, t.at), 0) / 500)})`;
+  const gaps = [...r.generatorGaps].sort((a, b) => b.ms - a.ms);
+  const gapText = `the generator's own stalls over 5 ms: ${gaps.length}${gaps.length ? `, longest ${gaps.slice(0, 4).map((g) => `${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`).join(', ')}` : ''}`;
+  const gcMs = r.generatorGc.reduce((a, g) => a + g.ms, 0);
+  const gcLong = [...r.generatorGc].sort((a, b) => b.ms - a.ms).slice(0, 3).map((g) => `${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`);
+  const genGc = `its garbage collections: ${r.generatorGc.length} (${Math.round(gcMs)} ms${gcLong.length ? `; longest ${gcLong.join(', ')}` : ''})`;
+  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil(r.timeline.reduce((m, t) => Math.max(m, t.at), 0) / 500)}); ${gapText}; ${genGc}`;
 }
 
 async function main(): Promise<void> {
