@@ -4,7 +4,9 @@
 // time and concurrency. Requests go through a lean keep-alive client (raw-http.ts) so that the generator takes
 // as little as possible of the CPU it shares with what it measures.
 import http from 'node:http';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { systemClock } from '../lib/clock.ts';
 import { RawHttpPool } from './raw-http.ts';
 
@@ -40,13 +42,16 @@ export interface LoadResult {
   sent: number;
   errors: number;
   errorSamples: string[];
-  /** Latencies in ms, per endpoint and all together. */
-  latencies: Map<string, number[]>;
-  all: number[];
+  /** Latencies in ms, sorted, per endpoint and all together (typed arrays: off the generator's heap). */
+  latencies: Map<string, Float64Array>;
+  all: Float64Array;
   achievedRate: number;
   statuses: Map<number, number>;
-  /** Each answer's scheduled time (ms after the start), latency (ms) and endpoint: when the slow ones came. */
-  timeline: Array<{ at: number; ms: number; name: string }>;
+  /**
+   * Each request's scheduled time (ms after the start), latency (ms; -1: no answer or an error) and endpoint
+   * (an index into `names`): when the slow ones came.
+   */
+  timeline: { at: Float64Array; ms: Float64Array; endpoint: Uint8Array; names: string[] };
   /** TCP connections the generator opened during the run (each an accept and a new parser on the server). */
   connectionsOpened: number;
   /**
@@ -55,22 +60,39 @@ export interface LoadResult {
    * GC, no core for it) shows in the figures as if the server had stalled: these tell the two apart.
    */
   generatorGaps: Array<{ at: number; ms: number }>;
+  /** Wall-clock time of the start (ms since the epoch), to line the figures up with other recordings. */
+  startedAt: number;
   /** The generator's own garbage collections during the run (ms after the start, pause in ms). */
-  generatorGc: Array<{ at: number; ms: number }>;
+  generatorGc: Array<{ at: number; ms: number; kind: 'minor' | 'major' | 'other' }>;
 }
 
-export function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+let fullGc: (() => void) | undefined;
+
+/**
+ * A full collection of the generator's heap: each run starts with what the phases before it left (a closed loop
+ * through node:http, the seeding) collected, instead of a mark-compact of it landing inside the measured run.
+ */
+function collectGeneratorHeap(): void {
+  if (!fullGc) {
+    v8.setFlagsFromString('--expose-gc');
+    fullGc = vm.runInNewContext('gc') as () => void;
+  }
+  fullGc();
+}
+
 export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
+  collectGeneratorHeap();
   const pool = opts.pool ?? new RawHttpPool(opts.port, opts.maxInFlight ?? 256);
   const opened0 = pool.opened;
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
-  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: [], achievedRate: 0, statuses: new Map(), timeline: [], connectionsOpened: 0, generatorGaps: [], generatorGc: [] };
+  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: new Float64Array(0), achievedRate: 0, statuses: new Map(), timeline: { at: new Float64Array(0), ms: new Float64Array(0), endpoint: new Uint8Array(0), names: [] }, connectionsOpened: 0, startedAt: Date.now(), generatorGaps: [], generatorGc: [] };
   const fail = (why: string) => {
     res.errors++;
     if (res.errorSamples.length < 10) res.errorSamples.push(why);
@@ -111,7 +133,10 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   };
 
   const gcs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) res.generatorGc.push({ at: e.startTime - start, ms: e.duration });
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      res.generatorGc.push({ at: e.startTime - start, ms: e.duration, kind: kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'major' : 'other' });
+    }
   });
   gcs.observe({ entryTypes: ['gc'] });
   await new Promise<void>((resolve) => {
@@ -143,18 +168,27 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   gcs.disconnect();
   res.connectionsOpened = pool.opened - opened0;
   if (!opts.pool) pool.destroy();
+  const counts = new Map<number, number>();
+  let answered = 0;
+  for (let i = 0; i < total; i++) {
+    if (latency[i]! < 0) continue;
+    answered++;
+    counts.set(endpoint[i]!, (counts.get(endpoint[i]!) ?? 0) + 1);
+  }
+  const per = new Map<number, { a: Float64Array; n: number }>();
+  for (const [e, c] of counts) per.set(e, { a: new Float64Array(c), n: 0 });
+  const all = new Float64Array(answered);
+  let k = 0;
   for (let i = 0; i < total; i++) {
     const ms = latency[i]!;
     if (ms < 0) continue;
-    const name = names[endpoint[i]!]!;
-    let l = res.latencies.get(name);
-    if (!l) res.latencies.set(name, (l = []));
-    l.push(ms);
-    res.all.push(ms);
-    res.timeline.push({ at: i * interval, ms, name });
+    all[k++] = ms;
+    const l = per.get(endpoint[i]!)!;
+    l.a[l.n++] = ms;
   }
-  for (const l of res.latencies.values()) l.sort((a, b) => a - b);
-  res.all.sort((a, b) => a - b);
+  res.all = all.sort();
+  for (const [e, l] of per) res.latencies.set(names[e]!, l.a.sort());
+  res.timeline = { at: Float64Array.from({ length: total }, (_, i) => i * interval), ms: latency, endpoint, names };
   return res;
 }
 

@@ -277,7 +277,9 @@ function summary(label: string, r: LoadResult): string {
  */
 function tail(r: LoadResult): string {
   const p99 = percentile(r.all, 99);
-  const slow = r.timeline.filter((t) => t.ms >= p99);
+  const { at, ms, endpoint, names } = r.timeline;
+  const slow: Array<{ at: number; name: string }> = [];
+  for (let i = 0; i < ms.length; i++) if (ms[i]! >= p99) slow.push({ at: at[i]!, name: names[endpoint[i]!]! });
   const byName = new Map<string, number>();
   const byBucket = new Map<number, number>();
   for (const t of slow) {
@@ -289,9 +291,9 @@ function tail(r: LoadResult): string {
   const gaps = [...r.generatorGaps].sort((a, b) => b.ms - a.ms);
   const gapText = `the generator's own stalls over 5 ms: ${gaps.length}${gaps.length ? `, longest ${gaps.slice(0, 4).map((g) => `${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`).join(', ')}` : ''}`;
   const gcMs = r.generatorGc.reduce((a, g) => a + g.ms, 0);
-  const gcLong = [...r.generatorGc].sort((a, b) => b.ms - a.ms).slice(0, 3).map((g) => `${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`);
+  const gcLong = [...r.generatorGc].sort((a, b) => b.ms - a.ms).slice(0, 3).map((g) => `${g.kind} ${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`);
   const genGc = `its garbage collections: ${r.generatorGc.length} (${Math.round(gcMs)} ms${gcLong.length ? `; longest ${gcLong.join(', ')}` : ''})`;
-  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil(r.timeline.reduce((m, t) => Math.max(m, t.at), 0) / 500)}); ${gapText}; ${genGc}`;
+  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil((at.at(-1) ?? 0) / 500)}, from ${new Date(r.startedAt).toISOString().slice(11, 23)}); ${gapText}; ${genGc}`;
 }
 
 async function main(): Promise<void> {

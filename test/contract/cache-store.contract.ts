@@ -62,6 +62,15 @@ export function cacheStoreContract(name: string, make: () => Promise<CacheStoreH
       expect(await store.mget([])).toEqual([]);
     });
 
+    it('mgets asked for at once each answer their own keys, in their order (shared and repeated keys too)', async () => {
+      await store.set(key('a'), '1', 60);
+      await store.set(key('b'), '2', 60);
+      await store.set(key('c'), '3', 60);
+      const asks = [[key('a'), key('b')], [key('c'), key('a'), key('x')], [key('b'), key('b')], [key('y')], [key('c')]];
+      const answers = await Promise.all(asks.map((keys) => store.mget(keys)));
+      expect(answers).toEqual([['1', '2'], ['3', '1', null], ['2', '2'], [null], ['3']]);
+    });
+
     it('del removes keys and counts those that existed', async () => {
       await store.set(key('a'), '1', 60);
       await store.set(key('b'), '2', 60);
