@@ -79,6 +79,8 @@ let fullGc: (() => void) | undefined;
  */
 function collectGeneratorHeap(): void {
   if (!fullGc) {
+    // No memory reducer either: its "the heap shrank, collect again later" mark-compact landed ~7 s into a phase.
+    v8.setFlagsFromString('--no-memory-reducer');
     v8.setFlagsFromString('--expose-gc');
     fullGc = vm.runInNewContext('gc') as () => void;
   }
