@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { NodeConn, NodeDriver, ReplayPoint } from './node-conn.ts';
 import type { NodeProbe } from './port.ts';
 import { COMMIT_POINT_SQL, PROBE_SQL, REPLAY_POINT_SQL, parseProbeRow, type ProbeRow } from './probe-sql.ts';
-import type { Queryable, Row } from './queryable.ts';
+import type { Queryable, QueryOptions, Row } from './queryable.ts';
 import type { PipelinedQueryable } from './shard-sql.ts';
 import { RoutedShardStore } from './routed-shard-store.ts';
 
@@ -171,9 +171,9 @@ class PgNodeConn implements NodeConn {
     client.on('error', onError);
     const q: PipelinedQueryable = {
       pipelined: true,
-      query: async <R extends Row>(text: string, params?: unknown[]) => {
+      query: async <R extends Row>(text: string, params?: unknown[], opts?: QueryOptions) => {
         if (lost) throw lost;
-        return (await client.query<R>(text, params)).rows;
+        return (await (opts?.name ? client.query<R>({ name: opts.name, text, values: params }) : client.query<R>(text, params))).rows;
       },
     };
     try {

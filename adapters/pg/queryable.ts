@@ -3,8 +3,17 @@
 
 export type Row = Record<string, unknown>;
 
+export interface QueryOptions {
+  /**
+   * A prepared statement's name: the server parses and plans the statement once per connection, then reuses the
+   * plan (the read path's hot statements: a batch's parse and plan cost more than running it). Only for
+   * constant statement texts; a store without prepared statements (PGlite) ignores it.
+   */
+  name?: string;
+}
+
 export interface Queryable {
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<R[]>;
+  query<R extends Row = Row>(text: string, params?: unknown[], opts?: QueryOptions): Promise<R[]>;
 }
 
 /** Runs `fn` inside BEGIN … COMMIT on `q` (one session); rolls back and rethrows on error. */
