@@ -5,10 +5,6 @@
 import net from 'node:net';
 import { systemClock } from '../lib/clock.ts';
 
-export interface RawResponse {
-  status: number;
-}
-
 type Done = (err: Error | null, status: number) => void;
 
 interface Pending {
@@ -105,11 +101,6 @@ export class RawHttpPool {
     private readonly port: number,
     private readonly maxSockets: number,
   ) {}
-
-  /** GET `path`; resolves with the status, rejects on a socket error or after `timeoutMs`. */
-  get(path: string, headers: Record<string, string> | undefined, timeoutMs: number): Promise<RawResponse> {
-    return new Promise((resolve, reject) => this.request({ path, headers }, timeoutMs, (err, status) => (err ? reject(err) : resolve({ status }))));
-  }
 
   /**
    * GET the target; `done` gets the status, or an error (socket, no free connection, `timeoutMs` passed). No
