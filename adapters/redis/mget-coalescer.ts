@@ -17,7 +17,7 @@ export class MgetCoalescer {
   private waiting: Caller[] = [];
   private keyCount = 0;
   private scheduled = false;
-  /** Commands sent and calls answered by them (a ratio for tests and /status). */
+  /** Commands sent and calls answered by them (the tests read the ratio). */
   commands = 0;
   calls = 0;
 
