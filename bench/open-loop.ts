@@ -48,10 +48,10 @@ export interface LoadResult {
   achievedRate: number;
   statuses: Map<number, number>;
   /**
-   * Each request's scheduled time (ms after the start), latency (ms; -1: no answer or an error) and endpoint
-   * (an index into `names`): when the slow ones came.
+   * Each request's latency (ms; -1: no answer or an error) and endpoint (an index into `names`); request i was
+   * scheduled i × intervalMs after the start: when the slow ones came.
    */
-  timeline: { at: Float64Array; ms: Float64Array; endpoint: Uint8Array; names: string[] };
+  timeline: { intervalMs: number; ms: Float64Array; endpoint: Uint8Array; names: string[] };
   /** TCP connections the generator opened during the run (each an accept and a new parser on the server). */
   connectionsOpened: number;
   /**
@@ -94,7 +94,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
-  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: new Float64Array(0), achievedRate: 0, statuses: new Map(), timeline: { at: new Float64Array(0), ms: new Float64Array(0), endpoint: new Uint8Array(0), names: [] }, connectionsOpened: 0, startedAt: Date.now(), generatorGaps: [], generatorGc: [] };
+  const res: LoadResult = { sent: 0, errors: 0, errorSamples: [], latencies: new Map(), all: new Float64Array(0), achievedRate: 0, statuses: new Map(), timeline: { intervalMs: 0, ms: new Float64Array(0), endpoint: new Uint8Array(0), names: [] }, connectionsOpened: 0, startedAt: Date.now(), generatorGaps: [], generatorGc: [] };
   const fail = (why: string) => {
     res.errors++;
     if (res.errorSamples.length < 10) res.errorSamples.push(why);
@@ -170,27 +170,19 @@ export async function openLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   gcs.disconnect();
   res.connectionsOpened = pool.opened - opened0;
   if (!opts.pool) pool.destroy();
-  const counts = new Map<number, number>();
-  let answered = 0;
-  for (let i = 0; i < total; i++) {
-    if (latency[i]! < 0) continue;
-    answered++;
-    counts.set(endpoint[i]!, (counts.get(endpoint[i]!) ?? 0) + 1);
-  }
-  const per = new Map<number, { a: Float64Array; n: number }>();
-  for (const [e, c] of counts) per.set(e, { a: new Float64Array(c), n: 0 });
-  const all = new Float64Array(answered);
-  let k = 0;
+  const all: number[] = [];
+  const byEndpoint = names.map((): number[] => []);
   for (let i = 0; i < total; i++) {
     const ms = latency[i]!;
     if (ms < 0) continue;
-    all[k++] = ms;
-    const l = per.get(endpoint[i]!)!;
-    l.a[l.n++] = ms;
+    all.push(ms);
+    byEndpoint[endpoint[i]!]!.push(ms);
   }
-  res.all = all.sort();
-  for (const [e, l] of per) res.latencies.set(names[e]!, l.a.sort());
-  res.timeline = { at: Float64Array.from({ length: total }, (_, i) => i * interval), ms: latency, endpoint, names };
+  res.all = Float64Array.from(all).sort();
+  names.forEach((name, e) => {
+    if (byEndpoint[e]!.length > 0) res.latencies.set(name, Float64Array.from(byEndpoint[e]!).sort());
+  });
+  res.timeline = { intervalMs: interval, ms: latency, endpoint, names };
   return res;
 }
 

@@ -119,11 +119,13 @@ export class RawHttpPool {
       if (this.open >= this.maxSockets) return done(new Error('no free connection'), 0);
       this.open++;
       this.openedTotal++;
-      conn = new Conn(this.port, (c) => this.idle.push(c));
-      conn.socket.once('close', () => this.open--);
-      this.all.add(conn);
-      const c = conn;
-      conn.socket.once('close', () => this.all.delete(c));
+      const c = new Conn(this.port, (idle) => this.idle.push(idle));
+      this.all.add(c);
+      c.socket.once('close', () => {
+        this.open--;
+        this.all.delete(c);
+      });
+      conn = c;
       if (this.sweeping === null) this.sweep();
     }
     conn.send(head, { done, deadline: performance.now() + timeoutMs });

@@ -277,9 +277,9 @@ function summary(label: string, r: LoadResult): string {
  */
 function tail(r: LoadResult): string {
   const p99 = percentile(r.all, 99);
-  const { at, ms, endpoint, names } = r.timeline;
+  const { intervalMs, ms, endpoint, names } = r.timeline;
   const slow: Array<{ at: number; name: string }> = [];
-  for (let i = 0; i < ms.length; i++) if (ms[i]! >= p99) slow.push({ at: at[i]!, name: names[endpoint[i]!]! });
+  for (let i = 0; i < ms.length; i++) if (ms[i]! >= p99) slow.push({ at: i * intervalMs, name: names[endpoint[i]!]! });
   const byName = new Map<string, number>();
   const byBucket = new Map<number, number>();
   for (const t of slow) {
@@ -293,7 +293,7 @@ function tail(r: LoadResult): string {
   const gcMs = r.generatorGc.reduce((a, g) => a + g.ms, 0);
   const gcLong = [...r.generatorGc].sort((a, b) => b.ms - a.ms).slice(0, 3).map((g) => `${g.kind} ${round(g.ms, 1)} ms at ${(g.at / 1000).toFixed(2)}s`);
   const genGc = `its garbage collections: ${r.generatorGc.length} (${Math.round(gcMs)} ms${gcLong.length ? `; longest ${gcLong.join(', ')}` : ''})`;
-  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil((at.at(-1) ?? 0) / 500)}, from ${new Date(r.startedAt).toISOString().slice(11, 23)}); ${gapText}; ${genGc}`;
+  return `  slowest 1 % (≥ ${round(p99)} ms, ${slow.length} answers): ${[...byName].map(([n, c]) => `${n} ${c}`).join(', ')}; busiest half-seconds ${buckets.join(' ')} (of ${Math.ceil((Math.max(0, ms.length - 1) * intervalMs) / 500)}, from ${new Date(r.startedAt).toISOString().slice(11, 23)}); ${gapText}; ${genGc}`;
 }
 
 async function main(): Promise<void> {
